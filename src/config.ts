@@ -1,0 +1,151 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The only place that reads process.env. Everything else receives a typed Config.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const EnvSchema = z.object({
+  QUORUM_DATA_DIR: z.string().min(1).optional(),
+  DATABASE_URL: z.string().url().optional(),
+  DATABASE_ADMIN_URL: z.string().url().optional(),
+  QUORUM_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  QUORUM_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  QUORUM_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  QUORUM_DB_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  QUORUM_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(7420),
+  QUORUM_PUBLIC_URL: z.string().url().optional(),
+  QUORUM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUORUM_SIGNUP: z.enum(['open', 'invite', 'closed']).default('invite'),
+  QUORUM_MASTER_KEY: z.string().min(1).optional(),
+  QUORUM_JWT_SECRET: z.string().min(32).optional(),
+  QUORUM_AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(10),
+  QUORUM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  QUORUM_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+  QUORUM_WORKER_LAPSE_MS: z.coerce.number().int().min(500).default(10_000),
+  QUORUM_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  QUORUM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
+  QUORUM_CORS_ORIGINS: z.string().optional(),
+  QUORUM_METRICS_PUBLIC: bool.default(false),
+});
+
+export type DatabaseMode = 'embedded' | 'external';
+
+export interface Config {
+  dataDir: string;
+  database: {
+    mode: DatabaseMode;
+    /** Runtime connection (tenant work); undefined in embedded mode until the server is started. */
+    url: string | undefined;
+    /** Owner connection used for migrations and the named cross-org functions' owner. */
+    adminUrl: string | undefined;
+    embeddedPort: number;
+    poolSize: number;
+    statementTimeoutMs: number;
+    idleTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** The runtime role: cannot bypass RLS. Fixed because migrations grant to it by name. */
+    appRole: 'quorum_app';
+  };
+  http: { host: string; port: number; publicUrl: string | undefined; corsOrigins: string[] };
+  logLevel: string;
+  auth: {
+    signup: 'open' | 'invite' | 'closed';
+    jwtSecret: string | undefined;
+    rateLimitPerMinute: number;
+  };
+  masterKey: string | undefined;
+  worker: {
+    concurrency: number;
+    heartbeatMs: number;
+    lapseMs: number;
+    sweepIntervalMs: number;
+  };
+  auditRetentionDays: number;
+  metricsPublic: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<string, string>> = {}): Config {
+  const merged = { ...env, ...overrides };
+  // Empty strings mean "unset" (common in .env files and CI matrices).
+  const cleaned = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.QUORUM_DATA_DIR ?? path.join(os.homedir(), '.quorum'));
+  return {
+    dataDir,
+    database: {
+      mode: e.DATABASE_URL ? 'external' : 'embedded',
+      url: e.DATABASE_URL,
+      adminUrl: e.DATABASE_ADMIN_URL ?? e.DATABASE_URL,
+      embeddedPort: e.QUORUM_EMBEDDED_PG_PORT,
+      poolSize: e.QUORUM_DB_POOL_SIZE,
+      statementTimeoutMs: e.QUORUM_DB_STATEMENT_TIMEOUT_MS,
+      idleTimeoutMs: e.QUORUM_DB_IDLE_TIMEOUT_MS,
+      connectTimeoutMs: e.QUORUM_DB_CONNECT_TIMEOUT_MS,
+      appRole: 'quorum_app',
+    },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: e.QUORUM_PUBLIC_URL,
+      corsOrigins: e.QUORUM_CORS_ORIGINS ? e.QUORUM_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    },
+    logLevel: e.QUORUM_LOG_LEVEL,
+    auth: { signup: e.QUORUM_SIGNUP, jwtSecret: e.QUORUM_JWT_SECRET, rateLimitPerMinute: e.QUORUM_AUTH_RATE_LIMIT_PER_MIN },
+    masterKey: e.QUORUM_MASTER_KEY,
+    worker: {
+      concurrency: e.QUORUM_WORKER_CONCURRENCY,
+      heartbeatMs: e.QUORUM_WORKER_HEARTBEAT_MS,
+      lapseMs: e.QUORUM_WORKER_LAPSE_MS,
+      sweepIntervalMs: e.QUORUM_SWEEP_INTERVAL_MS,
+    },
+    auditRetentionDays: e.QUORUM_AUDIT_RETENTION_DAYS,
+    metricsPublic: e.QUORUM_METRICS_PUBLIC,
+  };
+}
+
+const SECRET_KEYS = /password|secret|key|token/i;
+
+/** The effective config for `quorum doctor` and logs: secrets and URL passwords redacted. */
+export function redactConfig(config: Config): unknown {
+  const redactUrl = (u: string | undefined) => {
+    if (!u) return u;
+    try {
+      const url = new URL(u);
+      if (url.password) url.password = '***';
+      return url.toString();
+    } catch {
+      return '***';
+    }
+  };
+  const walk = (v: unknown, key = ''): unknown => {
+    if (typeof v === 'string') {
+      if (/url$/i.test(key)) return redactUrl(v);
+      if (SECRET_KEYS.test(key)) return '***';
+      return v;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+    }
+    return v;
+  };
+  return walk(config);
+}

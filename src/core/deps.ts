@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { SecretBox } from './secrets/secret-box.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Everything core needs, passed explicitly (house rule 2): no module singletons, no process.env.
+ * `db` connects as the runtime role, which cannot bypass row-level security.
+ */
+export interface CoreDeps {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  secrets: SecretBox;
+  /** HMAC/JWT signing key material, derived from the master key. */
+  jwtKey: Uint8Array;
+}

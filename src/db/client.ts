@@ -1,0 +1,88 @@
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+// int8 (bigint ids, counts) as JS numbers would silently lose precision past 2^53; keep strings,
+// except count(*) results which we cast explicitly where used.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database> | Kysely<Database>;
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  applicationName: string;
+  /** When set, every connection does SET ROLE to it (runtime role that cannot bypass RLS). */
+  role?: string | undefined;
+}
+
+export function createPool(o: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.max,
+    idleTimeoutMillis: o.idleTimeoutMs,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    statement_timeout: o.statementTimeoutMs || undefined,
+    application_name: o.applicationName,
+    keepAlive: true,
+  });
+  // A connection error on an idle client must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  if (o.role) {
+    const role = o.role;
+    pool.on('connect', (client) => {
+      // Queued before any other query on this client, so no query runs with the login role.
+      client.query(`SET ROLE ${pg.escapeIdentifier(role)}`).catch(() => client.release(new Error('SET ROLE failed')));
+    });
+  }
+  return pool;
+}
+
+export function createKysely(pool: pg.Pool): Db {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class MissingTenantError extends Error {
+  constructor() {
+    super('withTenant requires an org id');
+    this.name = 'MissingTenantError';
+  }
+}
+
+/**
+ * The only way tenant work touches the database: a transaction in which `quorum.org_id`
+ * (and the acting user) are set LOCAL, so row-level security scopes every statement to the org.
+ * There is no default: a missing org id is an error.
+ */
+export async function withTenant<T>(
+  db: Db,
+  orgId: string,
+  fn: (tx: Transaction<Database>) => Promise<T>,
+  opts: { userId?: string | undefined } = {},
+): Promise<T> {
+  if (!orgId || !UUID_RE.test(orgId)) throw new MissingTenantError();
+  if (opts.userId !== undefined && !UUID_RE.test(opts.userId)) throw new Error('withTenant: invalid user id');
+  return db.transaction().execute(async (tx) => {
+    await sql`select set_config('quorum.org_id', ${orgId}, true), set_config('quorum.user_id', ${opts.userId ?? ''}, true)`.execute(tx);
+    return fn(tx);
+  });
+}
+
+/** A transaction scoped to a user but no org (refresh-token rotation). */
+export async function withUser<T>(db: Db, userId: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+  if (!UUID_RE.test(userId)) throw new Error('withUser: invalid user id');
+  return db.transaction().execute(async (tx) => {
+    await sql`select set_config('quorum.user_id', ${userId}, true)`.execute(tx);
+    return fn(tx);
+  });
+}
+
+export function isUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}

