@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { CoreDeps } from '../../core/deps.js';
+import { registerAuth } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { projectRoutes } from './routes/projects.routes.js';
+
+export interface AppOptions {
+  version: string;
+  /** Extra route plugins (later issues register theirs here). */
+  extraRoutes?: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<void> | void>;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Build, don't listen (house rule 7): tests inject requests; main/server.ts listens. */
+export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
+    bodyLimit: 10 * 1024 * 1024,
+    trustProxy: false,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false } },
+    routerOptions: { maxParamLength: 500 },
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  registerErrorHandling(app);
+
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(cors, { origin: deps.config.http.corsOrigins.length ? deps.config.http.corsOrigins : false });
+  // Per-route limits only (login/signup); the gate owns LLM-side limits.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => {
+      const err = new Error(`too many requests; retry in ${Math.ceil(ctx.ttl / 1000)} s`) as Error & { statusCode: number };
+      err.statusCode = 429;
+      return err;
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Quorum API', version: opts.version, description: 'Multi-tenant AI code review service' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  registerAuth(app, deps);
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (scope) => healthRoutes(scope, deps, opts.version));
+  await app.register(async (scope) => projectRoutes(scope, deps));
+  for (const r of opts.extraRoutes ?? []) await app.register(async (scope) => r(scope, deps));
+  return app;
+}

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { CoreDeps } from '../../../core/deps.js';
+import { migrationStatus } from '../../../db/migrate.js';
+import { sendError } from '../plugins/errors.js';
+
+export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: string): void {
+  const hide = { hide: true };
+  app.get('/healthz', { config: { public: true }, schema: hide }, async () => ({ status: 'ok', version }));
+
+  app.get('/readyz', { config: { public: true }, schema: hide }, async (req, reply) => {
+    try {
+      const st = await migrationStatus({ query: (text: string) => sql.raw(text).execute(deps.db) } as never);
+      if (st.pending > 0) return sendError(reply, req, 503, 'not_ready', `${st.pending} migration(s) pending`);
+      return { status: 'ready', schema_version: st.current };
+    } catch {
+      reply.header('retry-after', '5');
+      return sendError(reply, req, 503, 'database_unavailable', 'the database is unavailable');
+    }
+  });
+}

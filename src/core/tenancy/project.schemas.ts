@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+export const ProjectSlug = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'slug: lowercase letters, digits, ".", "_" or "-", at most 63, starting with a letter or digit');
+
+// A branch name: the git-check-ref-format rules that matter for safety (no option injection, no "..").
+export const BranchName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!\/)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._\/-]+$/, 'not a valid branch name');
+
+export const RepoUrl = z
+  .string()
+  .min(1)
+  .max(2000)
+  .refine((s) => !s.startsWith('-') && !/[\0\n\r]/.test(s), 'not a valid repository location');
+
+export const ProjectSettings = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 64_000, 'settings too large');
+
+export const CreateProjectInput = z.object({
+  slug: ProjectSlug,
+  name: z.string().trim().min(1).max(200).optional(),
+  repo_url: RepoUrl.optional(),
+  default_branch: BranchName.optional(),
+  settings: ProjectSettings.optional(),
+});
+export type CreateProjectInput = z.infer<typeof CreateProjectInput>;
+
+export const UpdateProjectInput = z
+  .object({
+    slug: ProjectSlug.optional(),
+    name: z.string().trim().min(1).max(200).optional(),
+    repo_url: RepoUrl.nullable().optional(),
+    default_branch: BranchName.optional(),
+    settings: ProjectSettings.optional(),
+  })
+  .refine((o) => Object.keys(o).length > 0, 'nothing to update');
+export type UpdateProjectInput = z.infer<typeof UpdateProjectInput>;
+
+export const ProjectOut = z.object({
+  id: z.string().uuid(),
+  org_id: z.string().uuid(),
+  slug: z.string(),
+  name: z.string(),
+  repo_url: z.string().nullable(),
+  default_branch: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  role: z.enum(['admin', 'reviewer', 'viewer']).nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type ProjectOut = z.infer<typeof ProjectOut>;
