@@ -50,12 +50,26 @@ export async function startEmbeddedPostgres(opts: {
   const live = readLivePostmaster(pgDir);
   if (live) {
     const owner = readOwner(ownerPath);
-    if (owner && owner.pid !== process.pid && isAlive(owner.pid) && owner.port === live.port) {
+    if (owner && owner.pid !== process.pid && isAlive(owner.pid) && isNode(owner.pid) && owner.port === live.port) {
       log?.info({ port: live.port, ownerPid: owner.pid }, 'sharing embedded PostgreSQL started by another Quorum process');
       return { url: urlFor(live.port, password), port: live.port, owned: false, stop: async () => {} };
     }
-    log?.warn({ pid: live.pid }, 'found an orphaned embedded PostgreSQL (its owner died); stopping it');
-    await stopPid(live.pid);
+    // Its owner died (kill -9): adopt the running cluster instead of restarting it, which makes
+    // recovery as fast as a warm start. We now own it and stop it when we stop.
+    log?.warn({ pid: live.pid, port: live.port }, 'found an orphaned embedded PostgreSQL (its owner died); adopting it');
+    await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port: live.port } satisfies OwnerFile), { mode: 0o600 });
+    let stopped = false;
+    return {
+      url: urlFor(live.port, password),
+      port: live.port,
+      owned: true,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await stopPid(live.pid);
+        await fs.rm(ownerPath, { force: true });
+      },
+    };
   }
 
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
@@ -118,9 +132,24 @@ function readOwner(file: string): OwnerFile | undefined {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A SIGKILLed process not yet reaped by its parent is a zombie: it answers kill(0) but is dead.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
+  }
+}
+
+/** Guards against pid reuse: the recorded owner must still be a Node process. */
+function isNode(pid: number): boolean {
+  try {
+    return /node|quorum/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 

@@ -60,6 +60,8 @@ export async function migrate(adminUrl: string, appRole: string, log?: (msg: str
     await client.query(`create table if not exists quorum_migrations (
       version integer primary key, name text not null, checksum text not null,
       applied_at timestamptz not null default now())`);
+    // The runtime role reads the schema version for /readyz and doctor.
+    await client.query(`grant select on quorum_migrations to ${pg.escapeIdentifier(appRole)}`);
     const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
       'select version, name, checksum from quorum_migrations order by version',
     );

@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import { sql } from 'kysely';
+import { redactConfig } from '../../../config.js';
+import { BootstrapInput, bootstrapOwner } from '../../../core/tenancy/bootstrap.js';
+import { migrate, migrationStatus } from '../../../db/migrate.js';
+import { createLogger } from '../../../main/logger.js';
+import { openRuntime } from '../../../main/runtime.js';
+import { VERSION } from '../../../main/version.js';
+import { configFrom } from '../context.js';
+import { printJson } from '../output.js';
+
+/** Commands that need the database itself rather than the API: migrate, bootstrap, doctor. */
+export function registerAdmin(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply pending database migrations (also done at every start)')
+    .action(async (_o, cmd: Command) => {
+      const { config, opts } = configFrom(cmd);
+      const logger = createLogger('warn', { role: 'cli' });
+      const rt = await openRuntime(config, { logger, migrate: false, poolSize: 1 });
+      try {
+        const res = await migrate(rt.adminUrl, config.database.appRole);
+        if (opts.json) printJson(res);
+        else process.stdout.write(res.applied.length ? `applied: ${res.applied.join(', ')}\n` : `up to date (schema ${res.current})\n`);
+      } finally {
+        await rt.close();
+      }
+    });
+
+  program
+    .command('bootstrap')
+    .description('create the first owner, their org and an API key (printed once)')
+    .requiredOption('--email <email>', "the owner's email")
+    .requiredOption('--org <name>', 'the name of the new org')
+    .option('--name <name>', "the owner's display name")
+    .addHelpText('after', '\nExample:\n  quorum bootstrap --email alice@example.com --org "Acme" --json')
+    .action(async (o: { email: string; org: string; name?: string }, cmd: Command) => {
+      const { config, opts } = configFrom(cmd);
+      const input = BootstrapInput.parse({ email: o.email, org: o.org, ...(o.name && { name: o.name }) });
+      const logger = createLogger('warn', { role: 'cli' });
+      const rt = await openRuntime(config, { logger, migrate: true, poolSize: 1 });
+      try {
+        const r = await bootstrapOwner(rt.deps, input);
+        if (opts.json) printJson({ org_id: r.org_id, user_id: r.user_id, api_key: r.api_key });
+        else
+          process.stdout.write(
+            [
+              `Created org "${o.org}" (${r.org_id}) with owner ${input.email} (${r.user_id}).`,
+              '',
+              `  API key: ${r.api_key}`,
+              '',
+              'Store it now: it is shown only once. Use it as:',
+              '  export QUORUM_API_KEY=<key>      (CLI)',
+              '  curl -H "X-API-Key: <key>" …     (REST)',
+              '',
+            ].join('\n'),
+          );
+      } finally {
+        await rt.close();
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('check the installation: effective config (secrets redacted), database, versions')
+    .action(async (_o, cmd: Command) => {
+      const { config, opts } = configFrom(cmd);
+      const report: Record<string, unknown> = {
+        quorum: VERSION,
+        node: process.version,
+        config: redactConfig(config),
+      };
+      let ok = true;
+      try {
+        const logger = createLogger('warn', { role: 'cli' });
+        const rt = await openRuntime(config, { logger, migrate: false, poolSize: 1 });
+        try {
+          const v = await sql<{ v: string; role: string; bypass: boolean; sup: boolean }>`
+            select current_setting('server_version') as v, current_user as role,
+                   r.rolbypassrls as bypass, r.rolsuper as sup
+              from pg_roles r where r.rolname = current_user`.execute(rt.deps.db);
+          const st = await migrationStatus(rt.appPool);
+          const row = v.rows[0];
+          report.database = {
+            reachable: true,
+            mode: config.database.mode,
+            server_version: row?.v,
+            runtime_role: row?.role,
+            runtime_role_bypasses_rls: !!(row?.bypass || row?.sup),
+            schema_version: st.current,
+            expected_schema_version: st.expected,
+            pending_migrations: st.pending,
+          };
+          if (row?.bypass || row?.sup || st.pending > 0) ok = false;
+        } finally {
+          await rt.close();
+        }
+      } catch (e) {
+        ok = false;
+        report.database = { reachable: false, mode: config.database.mode, error: (e as Error).message.replace(/postgres(ql)?:\/\/[^@\s]*@/g, 'postgres://***@') };
+      }
+      report.master_key = config.masterKey ? 'QUORUM_MASTER_KEY' : `key file in ${config.dataDir}`;
+      report.ok = ok;
+      if (opts.json) printJson(report);
+      else {
+        const db = report.database as Record<string, unknown>;
+        process.stdout.write(
+          [
+            `quorum ${VERSION} on node ${process.version}`,
+            `database (${config.database.mode}): ${db.reachable ? `reachable, PostgreSQL ${db.server_version}, schema ${db.schema_version}/${db.expected_schema_version}, runtime role ${db.runtime_role}${db.runtime_role_bypasses_rls ? ' (BYPASSES RLS!)' : ''}` : `UNREACHABLE: ${db.error}`}`,
+            `master key: ${report.master_key}`,
+            'effective config:',
+            JSON.stringify(report.config, null, 2),
+            ok ? 'ok' : 'problems found',
+          ].join('\n') + '\n',
+        );
+      }
+      if (!ok) process.exitCode = 7;
+    });
+}
