@@ -26,6 +26,7 @@ const EnvSchema = z.object({
   QUORUM_MASTER_KEY: z.string().min(1).optional(),
   QUORUM_JWT_SECRET: z.string().min(32).optional(),
   QUORUM_AUTH_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(10),
+  QUORUM_API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   QUORUM_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   QUORUM_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   QUORUM_WORKER_LAPSE_MS: z.coerce.number().int().min(500).default(10_000),
@@ -59,6 +60,8 @@ export interface Config {
     signup: 'open' | 'invite' | 'closed';
     jwtSecret: string | undefined;
     rateLimitPerMinute: number;
+    /** How long a process may reuse an API-key lookup (0 disables the cache). */
+    apiKeyCacheMs: number;
   };
   masterKey: string | undefined;
   worker: {
@@ -108,7 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       corsOrigins: e.QUORUM_CORS_ORIGINS ? e.QUORUM_CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     },
     logLevel: e.QUORUM_LOG_LEVEL,
-    auth: { signup: e.QUORUM_SIGNUP, jwtSecret: e.QUORUM_JWT_SECRET, rateLimitPerMinute: e.QUORUM_AUTH_RATE_LIMIT_PER_MIN },
+    auth: { signup: e.QUORUM_SIGNUP, jwtSecret: e.QUORUM_JWT_SECRET, rateLimitPerMinute: e.QUORUM_AUTH_RATE_LIMIT_PER_MIN, apiKeyCacheMs: e.QUORUM_API_KEY_CACHE_MS },
     masterKey: e.QUORUM_MASTER_KEY,
     worker: {
       concurrency: e.QUORUM_WORKER_CONCURRENCY,

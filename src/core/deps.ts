@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from './secrets/secret-box.js';
+import type { ApiKeyCache } from './tenancy/api-key-cache.js';
 
 export interface Clock {
   now(): Date;
@@ -21,4 +22,6 @@ export interface CoreDeps {
   secrets: SecretBox;
   /** HMAC/JWT signing key material, derived from the master key. */
   jwtKey: Uint8Array;
+  /** Per-process cache of API-key lookups (invalidated by revocation and membership changes). */
+  apiKeyCache: ApiKeyCache;
 }

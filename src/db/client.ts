@@ -68,9 +68,20 @@ export async function withTenant<T>(
 ): Promise<T> {
   if (!orgId || !UUID_RE.test(orgId)) throw new MissingTenantError();
   if (opts.userId !== undefined && !UUID_RE.test(opts.userId)) throw new Error('withTenant: invalid user id');
-  return db.transaction().execute(async (tx) => {
-    await sql`select set_config('quorum.org_id', ${orgId}, true), set_config('quorum.user_id', ${opts.userId ?? ''}, true)`.execute(tx);
-    return fn(tx);
+  // BEGIN and the tenant settings travel in one round trip (ids are validated UUIDs, safe to inline).
+  return db.connection().execute(async (conn) => {
+    await sql
+      .raw(`begin; select set_config('quorum.org_id', '${orgId}', true), set_config('quorum.user_id', '${opts.userId ?? ''}', true)`)
+      .execute(conn);
+    let result: T;
+    try {
+      result = await fn(conn as unknown as Transaction<Database>);
+    } catch (e) {
+      await sql.raw('rollback').execute(conn).catch(() => {});
+      throw e;
+    }
+    await sql.raw('commit').execute(conn);
+    return result;
   });
 }
 

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Config } from '../config.js';
 import { systemClock, type CoreDeps } from '../core/deps.js';
 import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
+import { ApiKeyCache } from '../core/tenancy/api-key-cache.js';
 import { createKysely, createPool } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
@@ -61,7 +62,15 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
     const masterKeys = await loadMasterKeys(config);
     const secrets = new SecretBox(masterKeys);
     const jwtKey = config.auth.jwtSecret ? new TextEncoder().encode(config.auth.jwtSecret) : secrets.deriveKey('jwt-hs256');
-    const deps: CoreDeps = { db: createKysely(appPool), config, logger: log, clock: systemClock, secrets, jwtKey };
+    const deps: CoreDeps = {
+      db: createKysely(appPool),
+      config,
+      logger: log,
+      clock: systemClock,
+      secrets,
+      jwtKey,
+      apiKeyCache: new ApiKeyCache(config.auth.apiKeyCacheMs),
+    };
     return {
       deps,
       adminUrl,

@@ -11,6 +11,14 @@ const unauthenticated = () => new AppError('unauthenticated', 'missing or invali
 /** API key → actor, through the named cross-org lookup `quorum.auth_api_key`. */
 export async function authenticateApiKey(deps: CoreDeps, rawKey: string): Promise<Actor> {
   if (!looksLikeApiKey(rawKey)) throw unauthenticated();
+  const hash = hashApiKey(rawKey);
+  const hashHex = hash.toString('hex');
+  const nowMs = deps.clock.now().getTime();
+  const cached = deps.apiKeyCache.get(hashHex, nowMs);
+  if (cached) {
+    if (cached.expiresAt && cached.expiresAt.getTime() <= nowMs) throw new AppError('token_expired', 'API key expired');
+    return cached.actor;
+  }
   const res = await sql<{
     key_id: string;
     org_id: string;
@@ -21,12 +29,12 @@ export async function authenticateApiKey(deps: CoreDeps, rawKey: string): Promis
     revoked_at: Date | null;
     org_role: OrgRole;
     user_disabled: boolean;
-  }>`select * from quorum.auth_api_key(${hashApiKey(rawKey)})`.execute(deps.db);
+  }>`select * from quorum.auth_api_key(${hash})`.execute(deps.db);
   const row = res.rows[0];
   const now = deps.clock.now();
   if (!row || row.revoked_at || row.user_disabled) throw unauthenticated();
   if (row.expires_at && row.expires_at <= now) throw new AppError('token_expired', 'API key expired');
-  return {
+  const actor: Actor = {
     userId: row.user_id,
     orgId: row.org_id,
     orgRole: row.org_role,
@@ -34,6 +42,8 @@ export async function authenticateApiKey(deps: CoreDeps, rawKey: string): Promis
     keyProjectIds: row.project_ids,
     keyMaxRole: row.max_role,
   };
+  deps.apiKeyCache.set(hashHex, actor, row.expires_at, nowMs);
+  return actor;
 }
 
 /** JWT access token → actor; the membership is re-read so a removed member loses access at once. */

@@ -17,7 +17,9 @@ export async function loadProjectFor(
 ): Promise<{ project: Project; role: ProjectRole }> {
   const project = await findProject(tx, ref);
   if (!project) throw notFound('project');
-  const membership = await projectMembership(tx, project.id, actor.userId);
+  // Org owners/admins are admins of every project: no membership lookup needed.
+  const orgAdmin = actor.orgRole === 'owner' || actor.orgRole === 'admin';
+  const membership = orgAdmin ? null : await projectMembership(tx, project.id, actor.userId);
   const role = effectiveProjectRole(actor, project.id, membership);
   requireProjectRole(role, needed);
   return { project, role: role! };
