@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from './secrets/secret-box.js';
 import type { ApiKeyCache } from './tenancy/api-key-cache.js';
+import type { WakeSource } from './events/follow.js';
 
 export interface Clock {
   now(): Date;
@@ -24,4 +25,6 @@ export interface CoreDeps {
   jwtKey: Uint8Array;
   /** Per-process cache of API-key lookups (invalidated by revocation and membership changes). */
   apiKeyCache: ApiKeyCache;
+  /** Wake-ups when events are written by any process (LISTEN/NOTIFY); data is always re-read. */
+  events: WakeSource;
 }

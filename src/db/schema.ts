@@ -127,6 +127,113 @@ export interface WorkerHeartbeatsTable {
   last_seen: Timestamp;
 }
 
+export type ReviewStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface ReviewsTable {
+  id: ColumnType<string, string | undefined, never>;
+  org_id: string;
+  project_id: string;
+  task_id: string;
+  developer_id: string;
+  api_key_id: string | null;
+  status: ColumnType<ReviewStatus, ReviewStatus | undefined, ReviewStatus>;
+  priority: 'low' | 'normal' | 'high';
+  target: Json;
+  panel: ColumnType<unknown[], string, string>;
+  base_sha: string | null;
+  head_sha: string | null;
+  commit_sha: string | null;
+  branch: string | null;
+  score: ColumnType<string | null, number | null | undefined, number | null>;
+  verdict: 'pass' | 'comment' | 'request_changes' | null;
+  coverage: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  report_md: string | null;
+  report_json: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  attempts: Generated<number>;
+  correlation_id: string | null;
+  cancel_requested: Generated<boolean>;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface ReviewerRunsTable {
+  org_id: string;
+  review_id: string;
+  reviewer: string;
+  status: 'completed' | 'failed';
+  findings: ColumnType<unknown[], string, string>;
+  usage: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: string | null;
+  duration_ms: number | null;
+  completed_at: Generated<Date>;
+}
+
+export interface FindingsTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string;
+  review_id: string;
+  developer_id: string;
+  fingerprint: string;
+  file: string;
+  line_start: number;
+  line_end: number;
+  category: string;
+  severity: ColumnType<string, number, number>;
+  score: ColumnType<string, number, number>;
+  title: string;
+  detail: string;
+  suggestion: string | null;
+  rules: string[];
+  reviewers: string[];
+  agreement: number;
+  panel_size: number;
+  similar: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: Generated<Date>;
+}
+
+export interface KnowledgeTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string;
+  review_id: string;
+  finding_id: string;
+  developer_id: string;
+  category: string;
+  normalized_title: string;
+  title: string;
+  file: string;
+  severity: ColumnType<string, number, number>;
+  detail: string;
+  created_at: Generated<Date>;
+}
+
+export interface WorktreeLeasesTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string;
+  review_id: string;
+  path: string;
+  branch: string;
+  owner: string;
+  heartbeat_at: Generated<Date>;
+  created_at: Generated<Date>;
+}
+
+export interface EventsTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string | null;
+  review_id: string | null;
+  type: string;
+  version: Generated<number>;
+  payload: ColumnType<Record<string, unknown>, string, never>;
+  correlation_id: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   orgs: OrgsTable;
   users: UsersTable;
@@ -139,4 +246,10 @@ export interface Database {
   audit_log: AuditLogTable;
   secrets: SecretsTable;
   worker_heartbeats: WorkerHeartbeatsTable;
+  reviews: ReviewsTable;
+  reviewer_runs: ReviewerRunsTable;
+  findings: FindingsTable;
+  knowledge: KnowledgeTable;
+  worktree_leases: WorktreeLeasesTable;
+  events: EventsTable;
 }

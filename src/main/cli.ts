@@ -7,7 +7,7 @@ import { registerKeys } from '../adapters/cli/commands/keys.js';
 import { registerProcesses } from '../adapters/cli/commands/processes.js';
 import { registerProjects } from '../adapters/cli/commands/projects.js';
 import { registerUsers } from '../adapters/cli/commands/users.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 const program = new Command('quorum')
   .description('Quorum: multi-tenant AI code reviews and coding-agent jobs')

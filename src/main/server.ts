@@ -5,7 +5,7 @@ import { buildApp } from '../adapters/http/app.js';
 import { allRoutes } from '../adapters/http/all-routes.js';
 import { createLogger } from './logger.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 export interface ServerHandle {
   app: FastifyInstance;

@@ -51,7 +51,7 @@ export async function openClient(config: Config, opts: ClientOptions): Promise<A
   const { openRuntime } = await import('../../main/runtime.js');
   const { buildApp } = await import('../http/app.js');
   const { allRoutes } = await import('../http/all-routes.js');
-  const { VERSION } = await import('../../main/version.js');
+  const { VERSION } = await import('../../version.js');
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, { role: 'cli' });
   const rt = await openRuntime(config, { logger, migrate: true, applicationName: 'quorum-cli', poolSize: 2 });
   const app = await buildApp(rt.deps, { version: VERSION, extraRoutes: allRoutes });

@@ -5,7 +5,7 @@ import { BootstrapInput, bootstrapOwner } from '../../../core/tenancy/bootstrap.
 import { migrate, migrationStatus } from '../../../db/migrate.js';
 import { createLogger } from '../../../main/logger.js';
 import { openRuntime } from '../../../main/runtime.js';
-import { VERSION } from '../../../main/version.js';
+import { VERSION } from '../../../version.js';
 import { configFrom } from '../context.js';
 import { printJson } from '../output.js';
 

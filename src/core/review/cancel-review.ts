@@ -1,0 +1,42 @@
+import type { CoreDeps } from '../deps.js';
+import { AppError, notFound } from '../errors.js';
+import { withTenant } from '../../db/client.js';
+import { emitReviewEvent } from './review-events.js';
+import type { RequestContext } from '../tenancy/actor.js';
+import { insertAudit } from '../tenancy/audit.repo.js';
+import { loadProjectFor } from '../tenancy/project-access.js';
+import type { ReviewOut } from './review.schemas.js';
+import { lockReview, progressOf, reviewOut } from './reviews.repo.js';
+
+/**
+ * Cancels a review. A queued review is cancelled at once; a running one is flagged and its worker
+ * stops between (and aborts in-flight) reviewer calls, then records `review.cancelled`.
+ * The review's developer, or a project admin, may cancel.
+ */
+export async function cancelReview(deps: CoreDeps, ctx: RequestContext, reviewId: string): Promise<ReviewOut> {
+  return withTenant(deps.db, ctx.actor.orgId, async (tx) => {
+    const r = await lockReview(tx, reviewId);
+    if (!r) throw notFound('review');
+    const { role } = await loadProjectFor(tx, ctx.actor, r.project_id, 'reviewer');
+    if (r.developer_id !== ctx.actor.userId && role !== 'admin') {
+      throw new AppError('forbidden', 'only the developer who started the review or a project admin can cancel it');
+    }
+    if (r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled') {
+      throw new AppError('conflict', `the review is already ${r.status}`);
+    }
+    const now = deps.clock.now();
+    const queued = r.status === 'queued';
+    const row = await tx
+      .updateTable('reviews')
+      .set(queued ? { status: 'cancelled', cancel_requested: true, completed_at: now } : { cancel_requested: true })
+      .where('id', '=', r.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (queued) {
+      await emitReviewEvent(tx, r, ctx.correlationId, 'review.cancelled', { reason: 'cancelled by request' });
+    }
+    await insertAudit(tx, ctx, { action: 'review.cancel', projectId: r.project_id, targetType: 'review', targetId: r.id, diff: { status_before: r.status } });
+    const progress = await progressOf(tx, [r.id]);
+    return reviewOut(row, { completed: progress.get(r.id) ?? 0, findingsCount: 0 });
+  });
+}

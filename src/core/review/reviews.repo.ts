@@ -1,0 +1,124 @@
+import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Database, FindingsTable, ReviewsTable } from '../../db/schema.js';
+import type { FindingOut, ReviewOut, ReviewerSpec } from './review.schemas.js';
+
+export type StoredTarget =
+  | { kind: 'refs'; base: string; head: string }
+  | { kind: 'diff'; diff: string }
+  | { kind: 'last_commit'; branch: string };
+
+export type ReviewRow = Selectable<ReviewsTable>;
+
+export async function findReview(tx: Transaction<Database>, id: string): Promise<ReviewRow | undefined> {
+  return tx.selectFrom('reviews').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function lockReview(tx: Transaction<Database>, id: string): Promise<ReviewRow | undefined> {
+  return tx.selectFrom('reviews').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export async function completedReviewers(tx: Transaction<Database>, reviewId: string): Promise<Map<string, { status: string; findings: unknown[] }>> {
+  const rows = await tx.selectFrom('reviewer_runs').select(['reviewer', 'status', 'findings']).where('review_id', '=', reviewId).execute();
+  return new Map(rows.map((r) => [r.reviewer, { status: r.status, findings: r.findings }]));
+}
+
+export async function findingsCount(tx: Transaction<Database>, reviewIds: string[]): Promise<Map<string, number>> {
+  if (reviewIds.length === 0) return new Map();
+  const rows = await tx
+    .selectFrom('findings')
+    .select(['review_id', sql<string>`count(*)`.as('n')])
+    .where('review_id', 'in', reviewIds)
+    .groupBy('review_id')
+    .execute();
+  return new Map(rows.map((r) => [r.review_id, Number(r.n)]));
+}
+
+export async function progressOf(tx: Transaction<Database>, reviewIds: string[]): Promise<Map<string, number>> {
+  if (reviewIds.length === 0) return new Map();
+  const rows = await tx
+    .selectFrom('reviewer_runs')
+    .select(['review_id', sql<string>`count(*)`.as('n')])
+    .where('review_id', 'in', reviewIds)
+    .groupBy('review_id')
+    .execute();
+  return new Map(rows.map((r) => [r.review_id, Number(r.n)]));
+}
+
+export function publicTarget(t: StoredTarget): ReviewOut['target'] {
+  if (t.kind === 'diff') return { kind: 'diff', diff_bytes: Buffer.byteLength(t.diff) };
+  if (t.kind === 'refs') return { kind: 'refs', base: t.base, head: t.head };
+  return { kind: 'last_commit', branch: t.branch };
+}
+
+export function reviewOut(r: ReviewRow, extra: { completed: number; findingsCount: number; findings?: FindingOut[] }): ReviewOut {
+  const base = `/v1/reviews/${r.id}`;
+  const panel = r.panel as ReviewerSpec[];
+  const coverage = r.coverage as { filesCovered?: string[]; filesClipped?: Array<{ file: string; reason: string }> } | null;
+  const err = r.error as { code?: string; message?: string } | null;
+  return {
+    id: r.id,
+    org_id: r.org_id,
+    project_id: r.project_id,
+    task_id: r.task_id,
+    developer_id: r.developer_id,
+    status: r.status,
+    priority: r.priority,
+    target: publicTarget(r.target as unknown as StoredTarget),
+    panel,
+    progress: { completed: Math.min(extra.completed, panel.length), total: panel.length },
+    base_sha: r.base_sha,
+    head_sha: r.head_sha,
+    commit_sha: r.commit_sha,
+    branch: r.branch,
+    score: r.score === null ? null : Number(r.score),
+    verdict: r.verdict,
+    coverage: coverage ? { files_covered: coverage.filesCovered ?? [], files_clipped: coverage.filesClipped ?? [] } : null,
+    findings_count: extra.findingsCount,
+    ...(extra.findings && { findings: extra.findings }),
+    error: err ? { code: err.code ?? 'internal', message: err.message ?? 'review failed' } : null,
+    attempts: r.attempts,
+    created_at: r.created_at.toISOString(),
+    started_at: r.started_at?.toISOString() ?? null,
+    completed_at: r.completed_at?.toISOString() ?? null,
+    links: {
+      self: base,
+      events: `${base}/events`,
+      report_md: `${base}/report.md`,
+      report_json: `${base}/report.json`,
+      report_sarif: `${base}/report.sarif`,
+    },
+  };
+}
+
+export function findingOut(f: Selectable<FindingsTable>): FindingOut {
+  return {
+    id: f.id,
+    fingerprint: f.fingerprint,
+    file: f.file,
+    line_start: f.line_start,
+    line_end: f.line_end,
+    category: f.category,
+    severity: Number(f.severity),
+    score: Number(f.score),
+    title: f.title,
+    detail: f.detail,
+    suggestion: f.suggestion,
+    rules: f.rules,
+    reviewers: f.reviewers,
+    agreement: { k: f.agreement, n: f.panel_size },
+    similar: f.similar as FindingOut['similar'],
+    developer_id: f.developer_id,
+  };
+}
+
+export async function listFindings(tx: Transaction<Database>, reviewId: string): Promise<FindingOut[]> {
+  const rows = await tx
+    .selectFrom('findings')
+    .selectAll()
+    .where('review_id', '=', reviewId)
+    .orderBy('score', 'desc')
+    .orderBy('file')
+    .orderBy('line_start')
+    .execute();
+  return rows.map(findingOut);
+}

@@ -1,0 +1,218 @@
+import type { CoreDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { withTenant } from '../../db/client.js';
+import type { PayloadOf } from '../events/catalogue.js';
+import { emitReviewEvent } from './review-events.js';
+import { findProject, type Project } from '../tenancy/projects.repo.js';
+import { parseUnifiedDiff } from './diff.js';
+import { finalizeReview } from './finalize-review.js';
+import { reviewerKey } from './panel.js';
+import { withPreparedChange } from './prepare-change.js';
+import type { ReviewerSpec } from './review.schemas.js';
+import { completedReviewers, lockReview, type ReviewRow } from './reviews.repo.js';
+import { runBuiltin, type ReviewerResult, type ReviewerRunner } from './run-reviewer.js';
+
+export interface RunReviewJob {
+  orgId: string;
+  reviewId: string;
+  correlationId?: string | undefined;
+}
+
+export interface RunReviewOptions {
+  /** Identifies this process in worktree leases. */
+  owner: string;
+  /** Aborted on graceful shutdown: in-flight reviewer calls stop, the job is handed back. */
+  signal?: AbortSignal;
+  /** Runners by provider; builtin is always available. */
+  runners?: Partial<Record<ReviewerSpec['provider'], ReviewerRunner>>;
+  /** How often a running review checks whether it was cancelled. */
+  cancelPollMs?: number;
+}
+
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * Runs (or resumes) one review. Idempotent: a terminal review is skipped; reviewers that already
+ * checkpointed are not run again, so a review picked up after its worker was SIGKILLed finishes
+ * from where it stopped, and finding rows are unique per review (no duplicates on retries).
+ */
+export async function runReview(deps: CoreDeps, job: RunReviewJob, opts: RunReviewOptions): Promise<RunOutcome> {
+  const claim = await claimReview(deps, job);
+  if (claim.kind !== 'run') return claim.kind;
+  const { review, project } = claim;
+  const panel = review.panel as ReviewerSpec[];
+  const log = deps.logger.child({ review_id: review.id, org_id: review.org_id, project_id: review.project_id, correlation_id: job.correlationId });
+
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(new AppError('not_ready', 'worker shutting down'));
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const stopWatch = watchCancellation(deps, review, abort, opts.cancelPollMs ?? 500);
+  try {
+    return await withPreparedChange(deps, { review, project, owner: opts.owner }, async (change) => {
+      const files = parseUnifiedDiff(change.diffText);
+      const done = claim.done;
+      const pending = panel.filter((s) => !done.has(reviewerKey(s)));
+      let completed = done.size;
+      await Promise.all(
+        pending.map(async (spec) => {
+          const key = reviewerKey(spec);
+          const runner = spec.provider === 'builtin' ? runBuiltin : opts.runners?.[spec.provider];
+          await emitStarted(deps, review, job, { reviewer: key, completed, total: panel.length });
+          const t0 = Date.now();
+          let result: ReviewerResult | undefined;
+          let error: string | undefined;
+          try {
+            if (!runner) throw new AppError('unprocessable', `no ${spec.provider} provider is configured on this server`);
+            result = await runner(deps, spec, {
+              orgId: review.org_id,
+              projectId: review.project_id,
+              userId: review.developer_id,
+              apiKeyId: review.api_key_id,
+              reviewId: review.id,
+              priority: review.priority,
+              files,
+              diffText: change.diffText,
+              signal: abort.signal,
+            });
+          } catch (e) {
+            if (abort.signal.aborted) throw e;
+            error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
+            log.warn({ reviewer: key, err: error }, 'reviewer failed');
+          }
+          completed = await checkpoint(deps, review, job, key, panel.length, result, error, Date.now() - t0);
+        }),
+      );
+      abort.signal.throwIfAborted();
+      return finalizeReview(deps, { review, project, change, correlationId: job.correlationId });
+    });
+  } catch (e) {
+    if (abort.signal.aborted && (await isCancelRequested(deps, review))) {
+      await markTerminal(deps, review, job, 'cancelled', null);
+      return 'cancelled';
+    }
+    if (opts.signal?.aborted) throw e; // shutdown: hand the job back, it resumes elsewhere
+    if (e instanceof AppError && e.status < 500) {
+      await markTerminal(deps, review, job, 'failed', { code: e.code, message: e.message });
+      return 'failed';
+    }
+    throw e; // unexpected: the queue retries the job with backoff
+  } finally {
+    stopWatch();
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+type Claim = { kind: 'skipped' | 'cancelled' } | { kind: 'run'; review: ReviewRow; project: Project; done: Map<string, unknown> };
+
+async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
+  return withTenant(deps.db, job.orgId, async (tx) => {
+    const r = await lockReview(tx, job.reviewId);
+    if (!r || TERMINAL.has(r.status)) return { kind: 'skipped' as const };
+    const project = await findProject(tx, r.project_id);
+    if (!project) return { kind: 'skipped' as const };
+    if (r.cancel_requested) {
+      await tx.updateTable('reviews').set({ status: 'cancelled', completed_at: deps.clock.now() }).where('id', '=', r.id).execute();
+      await emitReviewEvent(tx, r, job.correlationId, 'review.cancelled', { reason: 'cancelled before it started' });
+      return { kind: 'cancelled' as const };
+    }
+    const now = deps.clock.now();
+    const review = await tx
+      .updateTable('reviews')
+      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: r.started_at ?? now }))
+      .where('id', '=', r.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const done = await completedReviewers(tx, r.id);
+    await emitReviewEvent(tx, r, job.correlationId, 'review.started', {
+      attempt: review.attempts,
+      resumed: done.size > 0,
+      completed: done.size,
+      total: (r.panel as unknown[]).length,
+    });
+    return { kind: 'run' as const, review, project, done };
+  });
+}
+
+async function checkpoint(
+  deps: CoreDeps,
+  review: ReviewRow,
+  job: RunReviewJob,
+  key: string,
+  total: number,
+  result: ReviewerResult | undefined,
+  error: string | undefined,
+  durationMs: number,
+): Promise<number> {
+  return withTenant(deps.db, review.org_id, async (tx) => {
+    await tx
+      .insertInto('reviewer_runs')
+      .values({
+        org_id: review.org_id,
+        review_id: review.id,
+        reviewer: key,
+        status: result ? 'completed' : 'failed',
+        findings: JSON.stringify(result?.findings ?? []),
+        usage: result?.usage ? JSON.stringify({ ...result.usage, coverage: result.coverage }) : result?.coverage ? JSON.stringify({ coverage: result.coverage }) : null,
+        error: error ?? null,
+        duration_ms: durationMs,
+      })
+      .onConflict((oc) => oc.columns(['review_id', 'reviewer']).doNothing())
+      .execute();
+    const n = await tx.selectFrom('reviewer_runs').select((eb) => eb.fn.countAll<string>().as('n')).where('review_id', '=', review.id).executeTakeFirstOrThrow();
+    const completed = Number(n.n);
+    await emitReviewEvent(tx, review, job.correlationId, 'reviewer.completed', {
+      reviewer: key,
+      completed,
+      total,
+      findings: result?.findings.length ?? 0,
+      status: result ? 'completed' : 'failed',
+    });
+    return completed;
+  });
+}
+
+async function emitStarted(deps: CoreDeps, review: ReviewRow, job: RunReviewJob, payload: PayloadOf<'reviewer.started'>) {
+  await withTenant(deps.db, review.org_id, (tx) => emitReviewEvent(tx, review, job.correlationId, 'reviewer.started', payload));
+}
+
+async function isCancelRequested(deps: CoreDeps, review: ReviewRow): Promise<boolean> {
+  const r = await withTenant(deps.db, review.org_id, (tx) =>
+    tx.selectFrom('reviews').select('cancel_requested').where('id', '=', review.id).executeTakeFirst(),
+  );
+  return !!r?.cancel_requested;
+}
+
+async function markTerminal(deps: CoreDeps, review: ReviewRow, job: RunReviewJob, status: 'failed' | 'cancelled', error: { code: string; message: string } | null) {
+  await withTenant(deps.db, review.org_id, async (tx) => {
+    const r = await lockReview(tx, review.id);
+    if (!r || TERMINAL.has(r.status)) return;
+    await tx
+      .updateTable('reviews')
+      .set({ status, completed_at: deps.clock.now(), error: error ? JSON.stringify(error) : null })
+      .where('id', '=', review.id)
+      .execute();
+    if (status === 'failed' && error) await emitReviewEvent(tx, review, job.correlationId, 'review.failed', { error });
+    else await emitReviewEvent(tx, review, job.correlationId, 'review.cancelled', { reason: 'cancelled while running' });
+  });
+}
+
+/** Polls the cancel flag while the review runs; cancellation aborts in-flight reviewer calls. */
+function watchCancellation(deps: CoreDeps, review: ReviewRow, abort: AbortController, everyMs: number): () => void {
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped || abort.signal.aborted) return;
+    isCancelRequested(deps, review).then(
+      (c) => {
+        if (c) abort.abort(new AppError('conflict', 'review cancelled'));
+      },
+      () => {},
+    );
+  }, everyMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
