@@ -34,6 +34,15 @@ const EnvSchema = z.object({
   QUORUM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   QUORUM_CORS_ORIGINS: z.string().optional(),
   QUORUM_METRICS_PUBLIC: bool.default(false),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.string().url().default('https://api.anthropic.com'),
+  QUORUM_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+  QUORUM_OPENAI_BASE_URL: z.string().url().optional(),
+  QUORUM_OPENAI_API_KEY: z.string().min(1).optional(),
+  QUORUM_OPENAI_MODEL: z.string().min(1).optional(),
+  QUORUM_OPENAI_STRUCTURED_OUTPUT: z.enum(['json_schema', 'tools', 'none']).default('json_schema'),
+  QUORUM_LLM_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(120_000),
+  QUORUM_LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(256).max(64_000).default(4_096),
 });
 
 export type DatabaseMode = 'embedded' | 'external';
@@ -72,6 +81,16 @@ export interface Config {
   };
   auditRetentionDays: number;
   metricsPublic: boolean;
+  llm: LlmConfig;
+}
+
+/** LLM providers. A provider without its key/URL is simply not available (reviewers fall back to builtin). */
+export interface LlmConfig {
+  anthropic: { apiKey: string | undefined; baseUrl: string; model: string };
+  /** Any `/v1/chat/completions` server (vLLM, Ollama, llama.cpp); baseUrl includes the `/v1` part. */
+  openai: { baseUrl: string | undefined; apiKey: string | undefined; model: string | undefined; structuredOutput: 'json_schema' | 'tools' | 'none' };
+  timeoutMs: number;
+  maxOutputTokens: number;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +140,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     auditRetentionDays: e.QUORUM_AUDIT_RETENTION_DAYS,
     metricsPublic: e.QUORUM_METRICS_PUBLIC,
+    llm: {
+      anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.QUORUM_ANTHROPIC_MODEL },
+      openai: {
+        baseUrl: e.QUORUM_OPENAI_BASE_URL,
+        apiKey: e.QUORUM_OPENAI_API_KEY,
+        model: e.QUORUM_OPENAI_MODEL,
+        structuredOutput: e.QUORUM_OPENAI_STRUCTURED_OUTPUT,
+      },
+      timeoutMs: e.QUORUM_LLM_TIMEOUT_MS,
+      maxOutputTokens: e.QUORUM_LLM_MAX_OUTPUT_TOKENS,
+    },
   };
 }
 

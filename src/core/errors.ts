@@ -27,6 +27,13 @@ export const ERROR_STATUS = {
   internal: 500,
   database_unavailable: 503,
   not_ready: 503,
+  provider_not_configured: 422,
+  provider_auth: 502,
+  provider_bad_output: 502,
+  provider_error: 502,
+  provider_overloaded: 503,
+  provider_spend_limit: 503,
+  provider_rejected: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -190,7 +190,7 @@ export interface FindingsTable {
   reviewers: string[];
   agreement: number;
   panel_size: number;
-  similar: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  similar_finding: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
 }
 

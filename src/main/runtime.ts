@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { systemClock, type CoreDeps } from '../core/deps.js';
 import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
 import { ApiKeyCache } from '../core/tenancy/api-key-cache.js';
+import { EventHub } from '../core/events/listener.js';
 import { createKysely, createPool } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
@@ -59,24 +60,29 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       applicationName: opts.applicationName ?? 'quorum',
       role: config.database.appRole,
     });
+    const db = createKysely(appPool);
+    const hub = new EventHub({ db, logger: log, role: config.database.appRole, applicationName: `${opts.applicationName ?? 'quorum'}-events` });
     const masterKeys = await loadMasterKeys(config);
     const secrets = new SecretBox(masterKeys);
     const jwtKey = config.auth.jwtSecret ? new TextEncoder().encode(config.auth.jwtSecret) : secrets.deriveKey('jwt-hs256');
     const deps: CoreDeps = {
-      db: createKysely(appPool),
+      db,
       config,
       logger: log,
       clock: systemClock,
       secrets,
       jwtKey,
       apiKeyCache: new ApiKeyCache(config.auth.apiKeyCacheMs),
+      events: hub,
     };
+    await hub.start(runtimeUrl);
     return {
       deps,
       adminUrl,
       appPool,
       embedded,
       close: async () => {
+        await hub.stop();
         await deps.db.destroy().catch(() => {});
         await embedded?.stop();
       },

@@ -5,6 +5,7 @@ import { orgRoutes } from './routes/orgs.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { keyRoutes } from './routes/keys.routes.js';
 import { memberRoutes } from './routes/members.routes.js';
+import { reviewRoutes } from './routes/reviews.routes.js';
 
 /**
  * Route plugins beyond the foundation (projects, health). Each capability adds its plugin here,
@@ -16,4 +17,5 @@ export const allRoutes: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<
   keyRoutes,
   memberRoutes,
   auditRoutes,
+  reviewRoutes,
 ];

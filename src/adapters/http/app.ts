@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { CoreDeps } from '../../core/deps.js';
 import { registerAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { projectRoutes } from './routes/projects.routes.js';
 
@@ -34,6 +34,11 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
     },
     ajv: { customOptions: { coerceTypes: false } },
     routerOptions: { maxParamLength: 500 },
+    // Router-level failures (malformed URL encoding, over-long params) skip setErrorHandler.
+    frameworkErrors: (err, req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      void sendError(reply, req, status, 'bad_request', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request URL is malformed');
+    },
   });
 
   app.setValidatorCompiler(validatorCompiler);

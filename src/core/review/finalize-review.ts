@@ -130,7 +130,7 @@ async function insertFindingsAndKnowledge(
         reviewers: f.reviewers,
         agreement: f.agreement,
         panel_size: f.panelSize,
-        similar: similar.has(f.fingerprint) ? JSON.stringify(similar.get(f.fingerprint)) : null,
+        similar_finding: similar.has(f.fingerprint) ? JSON.stringify(similar.get(f.fingerprint)) : null,
       })
       .onConflict((oc) => oc.columns(['review_id', 'fingerprint', 'line_start']).doNothing())
       .returning('id')

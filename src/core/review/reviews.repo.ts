@@ -106,7 +106,7 @@ export function findingOut(f: Selectable<FindingsTable>): FindingOut {
     rules: f.rules,
     reviewers: f.reviewers,
     agreement: { k: f.agreement, n: f.panel_size },
-    similar: f.similar as FindingOut['similar'],
+    similar: f.similar_finding as FindingOut['similar'],
     developer_id: f.developer_id,
   };
 }

@@ -146,6 +146,8 @@ async function checkpoint(
   durationMs: number,
 ): Promise<number> {
   return withTenant(deps.db, review.org_id, async (tx) => {
+    // Reviewers finish concurrently: serialize their checkpoints so "k of n" counts are exact.
+    await lockReview(tx, review.id);
     await tx
       .insertInto('reviewer_runs')
       .values({

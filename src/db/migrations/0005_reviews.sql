@@ -70,7 +70,7 @@ create table findings (
   reviewers text[] not null,
   agreement integer not null,
   panel_size integer not null,
-  similar jsonb,
+  similar_finding jsonb,
   created_at timestamptz not null default now(),
   -- Completing a review twice (a retried job) can never duplicate a finding.
   unique (review_id, fingerprint, line_start),

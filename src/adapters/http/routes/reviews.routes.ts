@@ -59,7 +59,7 @@ export function reviewRoutes(app: FastifyInstance, deps: CoreDeps): void {
       schema: { tags, summary, params: ReviewParam, response: errorResponses },
     }, async (req, reply) => {
       const out = await getReviewReport(deps, actorOf(req), req.params.id, format);
-      return reply.type(out.contentType).send(out.body);
+      return reply.type(out.contentType).send(out.body as never);
     });
   report('md', 'The review report as Markdown');
   report('json', 'The review report as JSON (schema_version 1.0)');

@@ -1,0 +1,118 @@
+import { sql } from 'kysely';
+import type pg from 'pg';
+import type { Db } from '../../db/client.js';
+
+export interface HeartbeatRow {
+  workerId: string;
+  hostname: string;
+  pid: number;
+  graphileWorkerIds: string[];
+}
+
+/**
+ * Writes this process's heartbeat with the database clock. Returns whether the row had to be
+ * created: after the first beat that means a sweeper deleted it (this process was thought dead).
+ */
+export async function upsertHeartbeat(db: Db, row: HeartbeatRow): Promise<{ inserted: boolean }> {
+  const res = await db
+    .insertInto('worker_heartbeats')
+    .values({
+      worker_id: row.workerId,
+      hostname: row.hostname,
+      pid: row.pid,
+      graphile_worker_ids: row.graphileWorkerIds,
+      last_seen: sql<Date>`now()`,
+    })
+    .onConflict((oc) =>
+      oc.column('worker_id').doUpdateSet({
+        graphile_worker_ids: (eb) => eb.ref('excluded.graphile_worker_ids'),
+        last_seen: sql<Date>`now()`,
+      }),
+    )
+    .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+    .executeTakeFirstOrThrow();
+  return { inserted: res.inserted };
+}
+
+export async function deleteHeartbeat(db: Db, workerId: string): Promise<void> {
+  await db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute();
+}
+
+export interface LapsedWorker {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  graphile_worker_ids: string[];
+  last_seen: Date;
+}
+
+export interface UnlockedJob {
+  id: string;
+  task_identifier: string;
+  locked_by: string;
+}
+
+export interface SweepResult {
+  lapsed: LapsedWorker[];
+  /** graphile worker ids holding jobs that no heartbeat row claims (see sweepLapsed). */
+  orphanWorkerIds: string[];
+  unlockedJobs: UnlockedJob[];
+}
+
+/**
+ * One sweep, in one owner transaction (the graphile_worker schema is the owner's; this is the
+ * named cross-org path "the reaper"):
+ *  1. DELETE … RETURNING the heartbeat rows whose last_seen (database clock) is older than the
+ *     lapse: row locks make each lapsed row returned to exactly one concurrent sweeper.
+ *  2. Add "orphans": workers holding a job locked for longer than the lapse whose id is in no
+ *     heartbeat row. This covers a process killed between locking its first job and writing the
+ *     heartbeat that names its workers.
+ *  3. graphile_worker.force_unlock_workers (what WorkerUtils.forceUnlockWorkers calls) on all of
+ *     them, in the same transaction as the DELETE: a sweeper that dies midway unlocks nothing and
+ *     deletes nothing, so the next sweep still finds the rows.
+ *  4. NOTIFY jobs:insert so idle workers pick the freed jobs up now rather than at their next poll.
+ */
+export async function sweepLapsed(pool: pg.Pool, lapseMs: number): Promise<SweepResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const lapse = [lapseMs / 1000];
+    const { rows: lapsed } = await client.query<LapsedWorker>(
+      `delete from worker_heartbeats
+        where last_seen < now() - make_interval(secs => $1::double precision)
+        returning worker_id, hostname, pid, graphile_worker_ids, last_seen`,
+      lapse,
+    );
+    const { rows: orphans } = await client.query<{ locked_by: string }>(
+      `select distinct j.locked_by from graphile_worker._private_jobs j
+        where j.locked_by is not null
+          and j.locked_at < now() - make_interval(secs => $1::double precision)
+          and not exists (select 1 from worker_heartbeats h where j.locked_by = any (h.graphile_worker_ids))`,
+      lapse,
+    );
+    // The rows just deleted no longer name their workers; report those as lapsed, not orphaned.
+    const lapsedIds = new Set(lapsed.flatMap((w) => w.graphile_worker_ids));
+    const orphanWorkerIds = orphans.map((r) => r.locked_by).filter((id) => !lapsedIds.has(id));
+    const ids = [...lapsedIds, ...orphanWorkerIds];
+    let unlockedJobs: UnlockedJob[] = [];
+    if (ids.length > 0) {
+      ({ rows: unlockedJobs } = await client.query<UnlockedJob>(
+        `select id, task_identifier, locked_by from graphile_worker.jobs where locked_by = any ($1::text[]) order by id`,
+        [ids],
+      ));
+      await client.query('select graphile_worker.force_unlock_workers($1::text[])', [ids]);
+      if (unlockedJobs.length > 0) {
+        await client.query(`select pg_notify('jobs:insert', json_build_object('r', random(), 'count', $1::int)::text)`, [
+          unlockedJobs.length,
+        ]);
+      }
+    }
+    await client.query('commit');
+    return { lapsed, orphanWorkerIds, unlockedJobs };
+  } catch (e) {
+    await client.query('rollback').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,66 @@
+import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Database, EventsTable } from '../../db/schema.js';
+import type { EventOut } from './catalogue.js';
+
+export type EventRow = Selectable<EventsTable>;
+
+/** Namespace of our advisory locks that order a stream's events (first key of the two-int form). */
+const STREAM_LOCK_NS = 0x51564e54; // 'QVNT'
+
+/**
+ * Serializes event writers of one stream (a review, or an org's review-less events) until commit.
+ * Identity ids are handed out at INSERT, not at COMMIT: without this, two concurrent transactions
+ * could commit ids 11 then 10, and a reader that already moved its cursor past 11 would never see
+ * 10. Holding the lock to commit makes ids of one stream become visible in increasing order.
+ */
+export async function lockEventStream(tx: Transaction<Database>, streamKey: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}))`.execute(tx);
+}
+
+export async function insertEvent(
+  tx: Transaction<Database>,
+  e: { orgId: string; projectId: string | null; reviewId: string | null; type: string; version: number; payload: unknown; correlationId: string | null },
+): Promise<{ id: string; created_at: Date }> {
+  return tx
+    .insertInto('events')
+    .values({
+      org_id: e.orgId,
+      project_id: e.projectId,
+      review_id: e.reviewId,
+      type: e.type,
+      version: e.version,
+      payload: JSON.stringify(e.payload),
+      correlation_id: e.correlationId,
+    })
+    .returning(['id', 'created_at'])
+    .executeTakeFirstOrThrow();
+}
+
+/** Events after a cursor, oldest first; RLS scopes them to the transaction's org. */
+export async function selectEvents(
+  tx: Transaction<Database>,
+  q: { reviewId: string | null; afterId: string; limit: number },
+): Promise<EventRow[]> {
+  let query = tx.selectFrom('events').selectAll().where('id', '>', q.afterId).orderBy('id').limit(q.limit);
+  if (q.reviewId) query = query.where('review_id', '=', q.reviewId);
+  return query.execute();
+}
+
+/** The review's project, or undefined when it does not exist in this org (RLS). */
+export async function findReviewScope(tx: Transaction<Database>, reviewId: string): Promise<{ id: string; project_id: string } | undefined> {
+  return tx.selectFrom('reviews').select(['id', 'project_id']).where('id', '=', reviewId).executeTakeFirst();
+}
+
+export function eventOut(r: EventRow): EventOut {
+  return {
+    id: String(r.id),
+    type: r.type,
+    version: r.version,
+    org_id: r.org_id,
+    project_id: r.project_id,
+    review_id: r.review_id,
+    correlation_id: r.correlation_id,
+    created_at: r.created_at.toISOString(),
+    payload: r.payload,
+  };
+}

@@ -1,0 +1,119 @@
+import fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, type WorkerHandle } from '../../src/adapters/worker/runner.js';
+import { latestReportPath, knowledgePath } from '../../src/core/review/review-files.js';
+import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
+import { git, makeRepo, newFileDiff, SQLI_TS } from '../helpers/git.js';
+
+describe('reviews end to end (in-process API + worker, real git, real PostgreSQL)', () => {
+  let t: TestApp;
+  let worker: WorkerHandle;
+  beforeAll(async () => {
+    t = await createTestApp();
+    worker = await startWorker(t.rt, { concurrency: 4 });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await t?.close();
+  });
+
+  it('reviews the last commit of the default branch: finds the SQL injection, writes reports and events', async () => {
+    const a = await newOrg(t, 'alice@flow.test', 'Flow A');
+    const repo = await makeRepo({ 'src/users.ts': SQLI_TS });
+    const p = (await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'api', repo_url: repo } })).json();
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'api', task_id: 'T-1' } });
+    expect(res.statusCode, res.body).toBe(200);
+    const review = res.json();
+    expect(review).toMatchObject({ status: 'completed', task_id: 'T-1', developer_id: a.user_id, project_id: p.id });
+    expect(review.progress).toEqual({ completed: 5, total: 5 });
+    const sqli = review.findings.find((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'));
+    expect(sqli, JSON.stringify(review.findings)).toBeDefined();
+    expect(sqli.file).toBe('src/users.ts');
+    expect(review.head_sha).toBe(git(repo, 'rev-parse', 'HEAD'));
+
+    const md = await fs.readFile(latestReportPath(t.rt.config.dataDir, a.org_id, p.id, 'api', 'T-1'), 'utf8');
+    expect(md).toContain('src/users.ts');
+    const mdApi = await t.app.inject({ url: `/v1/reviews/${review.id}/report.md`, headers: auth(a.api_key) });
+    expect(mdApi.statusCode).toBe(200);
+    expect(mdApi.headers['content-type']).toContain('text/markdown');
+    const sarif = (await t.app.inject({ url: `/v1/reviews/${review.id}/report.sarif`, headers: auth(a.api_key) })).json();
+    expect(sarif.version).toBe('2.1.0');
+    expect(sarif.runs[0].results.length).toBe(review.findings.length);
+    const json = (await t.app.inject({ url: `/v1/reviews/${review.id}/report.json`, headers: auth(a.api_key) })).json();
+    expect(json.schema_version).toBe('1.0');
+
+    const ev = await t.rt.admin.query(`select type, payload from events where review_id = $1 order by id`, [review.id]);
+    const types = ev.rows.map((r) => r.type);
+    expect(types[0]).toBe('review.queued');
+    expect(types.at(-1)).toBe('review.completed');
+    expect(types.filter((x) => x === 'reviewer.completed')).toHaveLength(5);
+    const progress = ev.rows.filter((r) => r.type === 'reviewer.completed').map((r) => r.payload.completed).sort();
+    expect(progress).toEqual([1, 2, 3, 4, 5]);
+
+    // No worktree or lease left behind.
+    const leases = await t.rt.admin.query('select count(*)::int as n from worktree_leases');
+    expect(leases.rows[0].n).toBe(0);
+    const audit = await t.rt.admin.query(`select actor_user_id from audit_log where action = 'review.start' and target_id = $1`, [review.id]);
+    expect(audit.rows).toEqual([{ actor_user_id: a.user_id }]);
+  });
+
+  it('shares knowledge across the org: bob sees "similar finding detected by alice"; KNOWLEDGE.md holds both', async () => {
+    const a = await newOrg(t, 'owner@kn.test', 'Knowledge Org');
+    // alice and bob: members of the org with reviewer keys, created through the API.
+    const mk = async (email: string, name: string) => {
+      const inv = (await t.app.inject({ method: 'POST', url: '/v1/orgs/current/invites', headers: auth(a.api_key), payload: { email, role: 'member' } })).json();
+      const signup = await t.app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email, password: 'correct horse battery', name, invite_token: inv.token } });
+      expect(signup.statusCode, signup.body).toBe(201);
+      return signup.json();
+    };
+    const alice = await mk('alice@kn.test', 'alice');
+    const bob = await mk('bob@kn.test', 'bob');
+    for (const slug of ['p1', 'p2']) {
+      await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug } });
+      for (const u of [alice, bob]) {
+        const r = await t.app.inject({ method: 'PUT', url: `/v1/projects/${slug}/members/${u.user.id}`, headers: auth(a.api_key), payload: { role: 'reviewer' } });
+        expect(r.statusCode, r.body).toBe(200);
+      }
+    }
+    const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
+    const r1 = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: bearer(alice.access_token),
+      payload: { project_id: 'p1', task_id: 'login', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } },
+    });
+    expect(r1.statusCode, r1.body).toBe(200);
+    const bobCode = SQLI_TS.replace('findUser', 'findOrder').replace('users', 'orders');
+    const r2 = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: bearer(bob.access_token),
+      payload: { project_id: 'p2', task_id: 'orders', target: { diff: newFileDiff('src/orders.ts', bobCode) } },
+    });
+    expect(r2.statusCode, r2.body).toBe(200);
+    const f2 = r2.json().findings.find((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'));
+    const today = new Date().toISOString().slice(0, 10);
+    expect(f2.similar.note).toContain(`similar finding detected by alice on ${today}`);
+    expect(f2.developer_id).toBe(bob.user.id);
+    const md2 = (await t.app.inject({ url: `/v1/reviews/${r2.json().id}/report.md`, headers: bearer(bob.access_token) })).body;
+    expect(md2).toContain('similar finding detected by alice');
+
+    const p1 = (await t.app.inject({ url: '/v1/projects/p1', headers: auth(a.api_key) })).json();
+    const k1 = await fs.readFile(knowledgePath(t.rt.config.dataDir, a.org_id, p1.id), 'utf8');
+    expect(k1).toContain('found by alice');
+    const kApi = (await t.app.inject({ url: '/v1/projects/p2/knowledge?q=sql', headers: auth(a.api_key) })).json();
+    expect(kApi.items.some((k: { developer_name: string }) => k.developer_name === 'bob')).toBe(true);
+  });
+
+  it('RBAC: a viewer gets 403 on POST /v1/review; another org’s review is 404; a bad ref is 422', async () => {
+    const a = await newOrg(t, 'o@rbac.test', 'RBAC A');
+    const b = await newOrg(t, 'o@rbac-b.test', 'RBAC B');
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'x' } });
+    const viewerKey = (await t.app.inject({ method: 'POST', url: '/v1/keys', headers: auth(a.api_key), payload: { name: 'ro', max_role: 'viewer' } })).json();
+    const v = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(viewerKey.api_key), payload: { project_id: 'x', task_id: 't', target: { diff: newFileDiff('a.ts', 'x') } } });
+    expect(v.statusCode).toBe(403);
+    const ok = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(a.api_key), payload: { project_id: 'x', task_id: 't', target: { diff: newFileDiff('a.ts', 'export const x = 1;\n') } } });
+    expect(ok.statusCode).toBe(202);
+    const other = await t.app.inject({ url: `/v1/reviews/${ok.json().id}`, headers: auth(b.api_key) });
+    expect(other.statusCode).toBe(404);
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(a.api_key), payload: { project_id: 'x', task_id: 't', target: { base: '--upload-pack=evil', head: 'main' } } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().error.code).toBe('invalid_ref');
+  });
+});
