@@ -121,7 +121,7 @@ export class PassThroughGate implements Gate {
     aborted.catch(() => undefined);
     const running = call(controller.signal);
     try {
-      const result = await running;
+      const result = await Promise.race([running, aborted]);
       this.report(req, 'ok', result.usage, result.headers, started);
       return result.value;
     } catch (err) {

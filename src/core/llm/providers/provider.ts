@@ -1,5 +1,5 @@
 import { AppError } from '../../errors.js';
-import type { TokenUsage } from '../../gate/gate.js';
+import { abortReason, type TokenUsage } from '../../gate/gate.js';
 import type { Persona, RawFinding } from '../../review/types.js';
 
 /**
@@ -123,6 +123,4 @@ export function parseRetryAfter(headers: Record<string, string>, nowMs: number =
 }
 
 /** Rejection value for a caller's abort: the signal's own reason, like fetch does. */
-export function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-}
+export const abortError: (signal: AbortSignal) => unknown = abortReason;
