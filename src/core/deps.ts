@@ -4,6 +4,8 @@ import type { Db } from '../db/client.js';
 import type { SecretBox } from './secrets/secret-box.js';
 import type { ApiKeyCache } from './tenancy/api-key-cache.js';
 import type { WakeSource } from './events/follow.js';
+import type { Gate } from './gate/gate.js';
+import type { ProviderRegistry } from './llm/providers/registry.js';
 
 export interface Clock {
   now(): Date;
@@ -27,4 +29,8 @@ export interface CoreDeps {
   apiKeyCache: ApiKeyCache;
   /** Wake-ups when events are written by any process (LISTEN/NOTIFY); data is always re-read. */
   events: WakeSource;
+  /** Every LLM call passes through it (rate limits, fairness, budgets). */
+  gate: Gate;
+  /** Configured LLM providers (anthropic, openai-compatible). */
+  llm: ProviderRegistry;
 }

@@ -6,6 +6,7 @@ import { registerAdmin } from '../adapters/cli/commands/admin.js';
 import { registerKeys } from '../adapters/cli/commands/keys.js';
 import { registerProcesses } from '../adapters/cli/commands/processes.js';
 import { registerProjects } from '../adapters/cli/commands/projects.js';
+import { registerReview } from '../adapters/cli/commands/review.js';
 import { registerUsers } from '../adapters/cli/commands/users.js';
 import { VERSION } from '../version.js';
 
@@ -23,6 +24,7 @@ const program = new Command('quorum')
     `
 Exit codes: 0 ok · 1 unexpected error · 2 bad input · 3 not authenticated / forbidden
             4 not found · 5 conflict · 6 rate limited / over budget · 7 database or server unavailable
+            9 review verdict at or above --fail-on
 
 Examples:
   quorum serve                                  # API + workers on the embedded database
@@ -35,6 +37,7 @@ registerAdmin(program);
 registerProjects(program);
 registerKeys(program);
 registerUsers(program);
+registerReview(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);

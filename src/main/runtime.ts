@@ -8,6 +8,8 @@ import { systemClock, type CoreDeps } from '../core/deps.js';
 import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
 import { ApiKeyCache } from '../core/tenancy/api-key-cache.js';
 import { EventHub } from '../core/events/listener.js';
+import { PassThroughGate } from '../core/gate/gate.js';
+import { buildProviderRegistry } from '../core/llm/providers/registry.js';
 import { createKysely, createPool } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
@@ -74,6 +76,8 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       jwtKey,
       apiKeyCache: new ApiKeyCache(config.auth.apiKeyCacheMs),
       events: hub,
+      gate: new PassThroughGate(),
+      llm: buildProviderRegistry(config.llm),
     };
     await hub.start(runtimeUrl);
     return {

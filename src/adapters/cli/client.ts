@@ -16,6 +16,8 @@ export interface ApiClient {
   request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
   close(): Promise<void>;
   readonly mode: 'remote' | 'local';
+  /** Local mode only: run a job worker in this process (returns its stop function). */
+  startLocalWorker?: () => Promise<() => Promise<void>>;
 }
 
 export interface ClientOptions {
@@ -66,6 +68,11 @@ export async function openClient(config: Config, opts: ClientOptions): Promise<A
         ...(body !== undefined && { payload: body as object }),
       });
       return { status: res.statusCode, body: res.body ? safeJson(res.body) : undefined, headers: res.headers as ApiResponse["headers"] };
+    },
+    startLocalWorker: async () => {
+      const { startWorker } = await import('../worker/runner.js');
+      const w = await startWorker(rt, { concurrency: 2, workerName: 'cli' });
+      return () => w.stop();
     },
     close: async () => {
       await app.close();

@@ -1,7 +1,8 @@
 import type { CoreDeps } from '../../core/deps.js';
 import type { RunReviewOptions } from '../../core/review/run-review.js';
+import { runLlmReviewer } from '../../core/review/run-llm-reviewer.js';
 
-/** LLM-backed reviewer runners available in this process (from configured providers). */
+/** Reviewer runners by provider; builtin is always available inside runReview. */
 export function buildReviewerRunners(_deps: CoreDeps): RunReviewOptions['runners'] {
-  return {};
+  return { anthropic: runLlmReviewer, 'openai-compatible': runLlmReviewer };
 }

@@ -25,8 +25,25 @@ export interface ReviewerResult {
 /** Runs one reviewer of the panel. Built-in reviewers are local; the others go through the gate. */
 export type ReviewerRunner = (deps: CoreDeps, spec: ReviewerSpec, ctx: ReviewerContext) => Promise<ReviewerResult>;
 
+const FILES_PER_SLICE = 16;
+
+/**
+ * Built-in analysis is CPU-bound and synchronous. On a large diff it is run a slice of files at a
+ * time, yielding to the event loop in between, so the worker's heartbeat (and every other job in
+ * the process) keeps running: a blocked loop would look like a dead worker to the sweeper.
+ * The `tests` persona relates files to each other (source ↔ test), so it sees the whole diff.
+ */
 export const runBuiltin: ReviewerRunner = async (_deps, spec, ctx) => {
   ctx.signal.throwIfAborted();
-  const findings = runBuiltinReviewer(spec.persona, ctx.files).map((f) => ({ ...f, reviewer: spec.persona }));
-  return { findings, usage: null, coverage: null };
+  const findings = [];
+  if (spec.persona === 'tests' || ctx.files.length <= FILES_PER_SLICE) {
+    findings.push(...runBuiltinReviewer(spec.persona, ctx.files));
+  } else {
+    for (let i = 0; i < ctx.files.length; i += FILES_PER_SLICE) {
+      findings.push(...runBuiltinReviewer(spec.persona, ctx.files.slice(i, i + FILES_PER_SLICE)));
+      await new Promise<void>((r) => setImmediate(r));
+      ctx.signal.throwIfAborted();
+    }
+  }
+  return { findings: findings.map((f) => ({ ...f, reviewer: spec.persona })), usage: null, coverage: null };
 };

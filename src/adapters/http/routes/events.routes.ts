@@ -47,6 +47,12 @@ export async function eventRoutes(
   // @fastify/websocket must be registered once per server (it listens to 'upgrade'); register it
   // here only when app.ts has not.
   if (!app.hasDecorator('websocketServer')) await app.register(websocket);
+  // An upgrade refused with an HTTP error (401 from the global auth hook, which runs before the
+  // plugin marks the request as a WebSocket) would otherwise leave the socket open, and app.close()
+  // waiting on it forever. Accepted upgrades are hijacked and never reach onResponse.
+  app.addHook('onResponse', async (req) => {
+    if (req.raw.headers.upgrade?.toLowerCase() === 'websocket') req.raw.socket?.destroy();
+  });
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const live = new Set<Follower>();
   // Open streams would keep app.close() waiting forever.

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, type WorkerHandle } from '../../src/adapters/worker/runner.js';
+import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
+import { newFileDiff, SQLI_TS } from '../helpers/git.js';
+import { AnthropicStandIn, STAND_IN_API_KEY } from '../stand-ins/anthropic-stand-in.js';
+
+/** A panel mixing a model reviewer (Anthropic protocol, local stand-in) with built-in ones. */
+describe('LLM reviewers in a review (Anthropic stand-in)', () => {
+  let t: TestApp;
+  let worker: WorkerHandle;
+  let standIn: AnthropicStandIn;
+  beforeAll(async () => {
+    standIn = await AnthropicStandIn.start();
+    t = await createTestApp({ ANTHROPIC_API_KEY: STAND_IN_API_KEY, ANTHROPIC_BASE_URL: standIn.url });
+    worker = await startWorker(t.rt, { concurrency: 2 });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await t?.close();
+    await standIn?.close();
+  });
+
+  it('a model reviewer runs through the gate and its findings join the consensus with the panel size n = 3', async () => {
+    const a = await newOrg(t, 'o@llm.test', 'LLM Org');
+    const settings = { panel: [{ persona: 'security', provider: 'builtin' }, { persona: 'security', provider: 'anthropic' }, { persona: 'tests', provider: 'builtin' }] };
+    const p = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'svc', settings } });
+    expect(p.statusCode, p.body).toBe(201);
+    const res = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: auth(a.api_key),
+      payload: { project_id: 'svc', task_id: 'llm-1', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const review = res.json();
+    expect(review.status).toBe('completed');
+    expect(review.panel).toHaveLength(3);
+    expect(standIn.requests.length).toBe(1);
+    const runs = await t.rt.admin.query(`select reviewer, status, usage from reviewer_runs where review_id = $1 order by reviewer`, [review.id]);
+    const llm = runs.rows.find((r) => r.reviewer === 'security:anthropic');
+    expect(llm.status).toBe('completed');
+    expect(llm.usage.input_tokens).toBeGreaterThan(0);
+    const fromModel = review.findings.filter((f: { reviewers: string[] }) => f.reviewers.includes('security:anthropic'));
+    expect(fromModel.length).toBeGreaterThan(0);
+    expect(fromModel[0].file).toBe('src/users.ts');
+    expect(fromModel[0].agreement.n).toBe(3);
+  });
+
+  it('a provider outage fails that reviewer, not the review', async () => {
+    const a = await newOrg(t, 'o2@llm.test', 'LLM Org 2');
+    const settings = { panel: [{ persona: 'security', provider: 'builtin' }, { persona: 'correctness', provider: 'anthropic' }] };
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'svc2', settings } });
+    standIn.failNext('overloaded');
+    const res = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: auth(a.api_key),
+      payload: { project_id: 'svc2', task_id: 'llm-2', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().status).toBe('completed');
+    const runs = await t.rt.admin.query(`select reviewer, status, error from reviewer_runs where review_id = $1`, [res.json().id]);
+    const failed = runs.rows.find((r) => r.reviewer === 'correctness:anthropic');
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/provider_overloaded/);
+  });
+});
