@@ -35,7 +35,7 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   };
 
-  it('cold start from an empty dir, first-run banner, restart keeps data, kill -9 recovery under 5 s', async () => {
+  it('cold start from an empty dir, first-run banner, restart keeps data, kill -9 recovery under 5 s', { timeout: 240_000 }, async () => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-e2e-'));
     port = await freePort();
 

@@ -113,11 +113,12 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
     pool,
     intervalMs: cfg.sweepIntervalMs,
     lapseMs: cfg.lapseMs,
+    selfWorkerId: workerId,
     logger: log,
     onSweep: opts.onSweep,
   });
 
-  const worktreeSweeper = startWorktreeSweeper(deps, { intervalMs: Math.max(cfg.sweepIntervalMs, 5_000), lapseMs: cfg.lapseMs, logger: log });
+  const worktreeSweeper = startWorktreeSweeper(deps, { intervalMs: Math.max(cfg.sweepIntervalMs, 5_000), lapseMs: cfg.lapseMs, selfOwner: workerId, logger: log });
 
   runner.promise.catch((e: unknown) => log.error({ err: { message: (e as Error).message } }, 'job runner stopped with an error'));
   log.info({ concurrency, graphile_worker_ids: [...graphileIds] }, 'worker started');

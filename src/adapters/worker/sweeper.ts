@@ -9,6 +9,8 @@ export interface SweeperOptions {
   pool: pg.Pool;
   intervalMs: number;
   lapseMs: number;
+  /** This process's worker id: its own heartbeat row is never swept. */
+  selfWorkerId?: string | undefined;
   logger: Logger;
   /** Called after every sweep that unlocked or removed something (observability, tests). */
   onSweep?: ((r: SweepResult) => void) | undefined;
@@ -20,7 +22,7 @@ export interface SweeperOptions {
  * surviving process recovers the jobs within lapse + interval.
  */
 export async function sweepOnce(o: Omit<SweeperOptions, 'intervalMs'>): Promise<SweepResult> {
-  const r = await sweepLapsed(o.pool, o.lapseMs);
+  const r = await sweepLapsed(o.pool, o.lapseMs, o.selfWorkerId);
   if (r.lapsed.length > 0 || r.unlockedJobs.length > 0) {
     o.logger.warn(
       {

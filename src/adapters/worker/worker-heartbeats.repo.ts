@@ -72,16 +72,19 @@ export interface SweepResult {
  *     deletes nothing, so the next sweep still finds the rows.
  *  4. NOTIFY jobs:insert so idle workers pick the freed jobs up now rather than at their next poll.
  */
-export async function sweepLapsed(pool: pg.Pool, lapseMs: number): Promise<SweepResult> {
+export async function sweepLapsed(pool: pg.Pool, lapseMs: number, selfWorkerId?: string): Promise<SweepResult> {
   const client = await pool.connect();
   try {
     await client.query('begin');
     const lapse = [lapseMs / 1000];
+    // Never its own row: a process that is sweeping is alive, even if a CPU-bound stretch (or a
+    // starved CPU) delayed its beats past the lapse; sweeping itself would re-run its own jobs.
     const { rows: lapsed } = await client.query<LapsedWorker>(
       `delete from worker_heartbeats
         where last_seen < now() - make_interval(secs => $1::double precision)
+          and worker_id is distinct from $2
         returning worker_id, hostname, pid, graphile_worker_ids, last_seen`,
-      lapse,
+      [...lapse, selfWorkerId ?? null],
     );
     const { rows: orphans } = await client.query<{ locked_by: string }>(
       `select distinct j.locked_by from graphile_worker._private_jobs j

@@ -6,11 +6,14 @@ import { sweepWorktrees } from '../../core/git/sweep-worktrees.js';
  * Periodically removes worktrees whose lease lapsed (their process died) or outlived the TTL.
  * Every worker process runs it; leases are claimed row by row, so sweeps never double-remove.
  */
-export function startWorktreeSweeper(deps: CoreDeps, o: { intervalMs: number; lapseMs: number; logger: Logger }): { stop(): Promise<void> } {
+export function startWorktreeSweeper(
+  deps: CoreDeps,
+  o: { intervalMs: number; lapseMs: number; selfOwner?: string | undefined; logger: Logger },
+): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const tick = () => {
     if (running) return;
-    running = sweepWorktrees(deps, { lapseMs: o.lapseMs })
+    running = sweepWorktrees(deps, { lapseMs: o.lapseMs, selfOwner: o.selfOwner })
       .then((r) => {
         if (r.removed.length || r.failed.length) o.logger.info({ removed: r.removed, failed: r.failed, pruned: r.pruned }, 'worktree sweep');
       })

@@ -5,7 +5,7 @@ import { isUuid, withTenant } from '../../db/client.js';
 import type { CoreDeps } from '../deps.js';
 import { claimStaleLease, leasedPaths, listStaleWorktrees } from './leases.repo.js';
 import { mirrorPathFor, worktreesRoot } from './paths.js';
-import { removeWorktree } from './worktrees.js';
+import { branchOf, removeWorktree } from './worktrees.js';
 
 /**
  * The worktree sweeper. Three kinds of leftovers:
@@ -38,6 +38,8 @@ export interface SweepWorktreesOptions {
   lapseMs: number;
   ttlMs?: number;
   orphanGraceMs?: number;
+  /** The sweeping process's lease owner id: its own lapsed leases are in use (it is alive), never reclaimed. */
+  selfOwner?: string | undefined;
 }
 
 export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'logger' | 'clock'>, o: SweepWorktreesOptions): Promise<SweepWorktreesReport> {
@@ -45,7 +47,7 @@ export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'log
   const window = { lapseMs: o.lapseMs, ttlMs: o.ttlMs ?? DEFAULT_WORKTREE_TTL_MS };
   const report: SweepWorktreesReport = { removed: [], pruned: 0, failed: [] };
 
-  const remove = async (w: { orgId: string; projectId: string; path: string; branch?: string; reportAs?: string }, reason: SweepReason) => {
+  const remove = async (w: { orgId: string; projectId: string; path: string; branch?: string | undefined; reportAs?: string }, reason: SweepReason) => {
     const shown = w.reportAs ?? w.path;
     try {
       const r = await removeWorktree({ dataDir, mirrorPath: mirrorPathFor(dataDir, w.orgId, w.projectId), path: w.path, branch: w.branch });
@@ -57,9 +59,14 @@ export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'log
   };
 
   for (const s of await listStaleWorktrees(deps.db, window)) {
+    if (s.reason === 'lapsed' && o.selfOwner !== undefined && s.owner === o.selfOwner) continue;
     const claimed = await withTenant(deps.db, s.orgId, (tx) => claimStaleLease(tx, s.leaseId, window));
-    // Lease gone: if the files cannot be deleted now, the orphan pass below or a later sweep does it.
-    if (claimed) await remove({ orgId: s.orgId, projectId: s.projectId, path: s.path, branch: s.branch }, s.reason);
+    if (!claimed) continue;
+    // Lease gone: the directory is now fair game for another sweeper's orphan pass, so take it by
+    // renaming first. If it is already gone, removal still prunes git's entry and the branch.
+    const moved = `${s.path}${SWEEP_MARK}${randomBytes(4).toString('hex')}`;
+    const path = (await fs.rename(s.path, moved).then(() => true, () => false)) ? moved : s.path;
+    await remove({ orgId: s.orgId, projectId: s.projectId, path, branch: s.branch, reportAs: s.path }, s.reason);
   }
 
   const graceMs = o.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
@@ -70,9 +77,12 @@ export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'log
       if (leased.has(c.path)) continue;
       // Claim the orphan by renaming it (atomic): of concurrent sweepers only one proceeds. The
       // moved worktree's git link still works, so its branch is found; git's stale entry is pruned.
-      const claimed = c.path.includes(SWEEP_MARK) ? c.path : `${c.path}${SWEEP_MARK}${randomBytes(4).toString('hex')}`;
-      if (claimed !== c.path && !(await fs.rename(c.path, claimed).then(() => true, () => false))) continue;
-      await remove({ orgId, projectId: c.projectId, path: claimed, reportAs: c.path.split(SWEEP_MARK)[0] }, 'orphan');
+      const original = c.path.split(SWEEP_MARK)[0]!;
+      const claimed = `${original}${SWEEP_MARK}${randomBytes(4).toString('hex')}`;
+      // Read before the move: a concurrent prune may drop git's entry for the moved directory.
+      const branch = await branchOf(c.path);
+      if (!(await fs.rename(c.path, claimed).then(() => true, () => false))) continue;
+      await remove({ orgId, projectId: c.projectId, path: claimed, branch, reportAs: original }, 'orphan');
     }
   }
 
@@ -92,7 +102,10 @@ async function oldWorktreeDirs(root: string, cutoff: number): Promise<Map<string
       for (const name of await dirs(path.join(root, org, project))) {
         const p = path.join(root, org, project, name);
         const st = await fs.lstat(p).catch(() => undefined);
-        if (st && st.mtimeMs < cutoff) {
+        // A claimed orphan keeps its old mtime, but the rename set its ctime: age it by that, so
+        // only one left behind by a crashed sweeper is taken, never one another sweeper is removing.
+        const age = name.includes(SWEEP_MARK) ? st?.ctimeMs : st?.mtimeMs;
+        if (age !== undefined && age < cutoff) {
           const list = out.get(org) ?? [];
           list.push({ projectId: project, path: p });
           out.set(org, list);

@@ -133,7 +133,8 @@ export async function pruneWorktrees(mirrorPath: string, retry: RetryOptions = {
   return `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^Removing worktrees\//.test(l)).length;
 }
 
-async function branchOf(worktree: string): Promise<string | undefined> {
+/** The quorum/* branch a worktree has checked out, if it is still a working git worktree. */
+export async function branchOf(worktree: string): Promise<string | undefined> {
   try {
     const r = await runGit(['symbolic-ref', '-q', 'HEAD'], { cwd: worktree, env: ceiling(worktree) });
     const ref = r.stdout.trim();

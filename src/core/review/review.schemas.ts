@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { CATEGORIES } from './types.js';
 
+/** Text that may reach SQL: PostgreSQL text cannot hold NUL, and no identifier has control characters. */
+const NoControl = z.string().regex(/^\P{Cc}*$/u, 'must not contain control characters');
+
 export const Persona = z.enum(CATEGORIES);
 export const ProviderName = z.enum(['builtin', 'anthropic', 'openai-compatible']);
 
@@ -30,7 +33,7 @@ export const ReviewTarget = z.union([
 export type ReviewTarget = z.infer<typeof ReviewTarget>;
 
 export const StartReviewInput = z.object({
-  project_id: z.string().min(1).max(200).describe('project id or slug'),
+  project_id: NoControl.min(1).max(200).describe('project id or slug'),
   task_id: TaskId,
   target: ReviewTarget.optional().describe('refs to compare, or a unified diff; default: the last commit of the default branch'),
   reviewers: z.array(ReviewerInput).min(1).max(20).optional(),
@@ -101,13 +104,13 @@ export const ReviewOut = z.object({
 export type ReviewOut = z.infer<typeof ReviewOut>;
 
 export const ListReviewsQuery = z.object({
-  project: z.string().min(1).max(200).optional(),
+  project: NoControl.min(1).max(200).optional(),
   developer: z.string().uuid().optional(),
-  task_id: z.string().min(1).max(100).optional(),
+  task_id: NoControl.min(1).max(100).optional(),
   status: ReviewStatus.optional(),
   min_score: z.coerce.number().min(0).max(10).optional(),
   since: z.coerce.date().optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: NoControl.max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type ListReviewsQuery = z.infer<typeof ListReviewsQuery>;

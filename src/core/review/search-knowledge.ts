@@ -7,8 +7,8 @@ import type { Page } from '../tenancy/list-projects.js';
 import { listKnowledge, type KnowledgeOut } from './knowledge.repo.js';
 
 export const SearchKnowledgeQuery = z.object({
-  q: z.string().max(200).optional(),
-  cursor: z.string().max(200).optional(),
+  q: z.string().regex(/^\P{Cc}*$/u, 'must not contain control characters').max(200).optional(),
+  cursor: z.string().regex(/^\P{Cc}*$/u, 'must not contain control characters').max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type SearchKnowledgeQuery = z.infer<typeof SearchKnowledgeQuery>;

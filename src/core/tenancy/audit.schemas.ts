@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const AuditQueryInput = z.object({
   actor: z.string().uuid().optional(),
   /** Project id or slug. */
-  project: z.string().min(1).max(200).regex(/^[^\u0000-\u001f]+$/, 'project: an id or a slug').optional(),
+  project: z.string().min(1).max(200).regex(/^\P{Cc}+$/u, 'project: an id or a slug').optional(),
   action: z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/, 'action: letters, digits, ".", "_", ":" or "-"').optional(),
   since: z.string().datetime({ offset: true }).optional(),
   until: z.string().datetime({ offset: true }).optional(),

@@ -6,10 +6,10 @@ import { insertAudit } from './audit.repo.js';
 import { projectOut } from './project-out.js';
 import type { CreateProjectInput, ProjectOut } from './project.schemas.js';
 import { toProject } from './projects.repo.js';
-import { requireOrgAdmin } from './rbac.js';
+import { requireUnrestrictedOrgAdmin } from './rbac.js';
 
 export async function createProject(deps: CoreDeps, ctx: RequestContext, input: CreateProjectInput): Promise<ProjectOut> {
-  requireOrgAdmin(ctx.actor);
+  requireUnrestrictedOrgAdmin(ctx.actor);
   return withTenant(
     deps.db,
     ctx.actor.orgId,

@@ -42,4 +42,10 @@ export function requireOrgAdmin(actor: Actor): void {
   if (!isOrgAdmin(actor)) throw new AppError('forbidden', 'this needs the org admin or owner role');
 }
 
+/** Org-wide management (creating projects, keys for others, the audit log) with an unrestricted credential. */
+export function requireUnrestrictedOrgAdmin(actor: Actor): void {
+  requireOrgAdmin(actor);
+  if (actor.keyProjectIds) throw new AppError('forbidden', 'this API key is limited to some projects; org-wide changes need an unrestricted credential');
+}
+
 export const ORG_ROLE_RANK: Record<OrgRole, number> = { member: 1, admin: 2, owner: 3 };

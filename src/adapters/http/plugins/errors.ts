@@ -56,6 +56,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
       req.log.warn({ err: err.message }, 'database unavailable');
       return sendError(reply, req, 503, 'database_unavailable', 'the database is unavailable; retry shortly');
     }
+    // PostgreSQL class 22 (data exception: NUL in text, value out of range, bad encoding…) means a
+    // request value the database refuses: the client's input, not our failure.
+    if (typeof err.code === 'string' && /^22[0-9A-Z]{3}$/.test(err.code)) {
+      req.log.warn({ pg_code: err.code }, 'database rejected a request value');
+      return sendError(reply, req, 400, 'bad_request', 'a value in the request is not valid');
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, req, err.statusCode, 'bad_request', err.message);
     }

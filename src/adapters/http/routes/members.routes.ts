@@ -11,7 +11,7 @@ import { actorOf, ctxOf } from '../plugins/auth.js';
 import { errorResponses, pageOf, ProjectParam } from './common.schemas.js';
 
 // PostgreSQL text cannot hold control characters like NUL: refuse them as bad input, not a 500.
-const ProjectRefParam = ProjectParam.extend({ project: ProjectParam.shape.project.regex(/^[^\u0000-\u001f]+$/, 'project: an id or a slug') });
+const ProjectRefParam = ProjectParam.extend({ project: ProjectParam.shape.project.regex(/^\P{Cc}+$/u, 'project: an id or a slug') });
 const MemberParams = ProjectRefParam.extend({ user: z.string().uuid() });
 
 export function memberRoutes(app: FastifyInstance, deps: CoreDeps): void {

@@ -1,0 +1,100 @@
+// Reviews with the built-in panel on a fixed ~500-line diff: throughput at concurrency 1 and 10,
+// and orchestration overhead of sync POST /v1/review (request → completed, minus the time spent
+// inside reviewers, from reviewer_runs.duration_ms; built-in reviewers share one thread, so their
+// durations add up).
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../dist/config.js';
+import { openRuntime } from '../dist/main/runtime.js';
+import { buildApp } from '../dist/adapters/http/app.js';
+import { allRoutes } from '../dist/adapters/http/all-routes.js';
+import { bootstrapOwner } from '../dist/core/tenancy/bootstrap.js';
+import { startWorker } from '../dist/adapters/worker/runner.js';
+
+const SEQ = Number(process.env.BENCH_SEQUENTIAL ?? 40);
+const PAR = Number(process.env.BENCH_PARALLEL_TOTAL ?? 60);
+
+function fixtureDiff() {
+  const parts = [];
+  for (let f = 0; f < 10; f++) {
+    const lines = [];
+    for (let i = 0; i < 49; i++) {
+      if (i % 12 === 3) lines.push(`  const rows = await db.query("SELECT * FROM t${f} WHERE id = '" + req.params.id${i} + "'");`);
+      else if (i % 12 === 7) lines.push(`  if (value${i} == null) { return compute${i}(value${i}); }`);
+      else lines.push(`  const value${i} = transform(input.field${i}, ${i}); // step ${i}`);
+    }
+    const body = [`export async function handler${f}(req, db, input) {`, ...lines.slice(0, 48), '}'];
+    parts.push(`diff --git a/src/mod${f}.ts b/src/mod${f}.ts`, 'new file mode 100644', '--- /dev/null', `+++ b/src/mod${f}.ts`, `@@ -0,0 +1,${body.length} @@`, ...body.map((l) => `+${l}`));
+  }
+  return parts.join('\n') + '\n';
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+export default async function run() {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-bench-review-'));
+  const config = loadConfig({}, { QUORUM_DATA_DIR: dataDir, QUORUM_LOG_LEVEL: 'silent', QUORUM_DB_POOL_SIZE: '30', QUORUM_WORKER_CONCURRENCY: '10' });
+  const rt = await openRuntime(config, { logger: pino({ level: 'silent' }), migrate: true });
+  const owner = await bootstrapOwner(rt.deps, { email: 'bench@example.com', org: 'Bench' });
+  const app = await buildApp(rt.deps, { version: 'bench', extraRoutes: allRoutes });
+  await app.ready();
+  const worker = await startWorker(rt, { concurrency: 10 });
+  const headers = { 'x-api-key': owner.api_key };
+  await app.inject({ method: 'POST', url: '/v1/projects', headers, payload: { slug: 'bench' } });
+  const diff = fixtureDiff();
+  const diffLines = diff.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++')).length;
+
+  const one = async (i) => {
+    const t0 = performance.now();
+    const res = await app.inject({ method: 'POST', url: '/v1/review', headers, payload: { project_id: 'bench', task_id: `b${i}`, target: { diff } } });
+    const ms = performance.now() - t0;
+    const body = res.json();
+    if (res.statusCode !== 200 || body.status !== 'completed') throw new Error(`review ${i}: ${res.statusCode} ${res.body.slice(0, 300)}`);
+    const { rows } = await rt.appPool.query('select 1'); // keep the pool warm symmetrical
+    void rows;
+    return { id: body.id, ms };
+  };
+  const inside = async (ids) => {
+    const c = await import('pg');
+    const pool = new c.default.Pool({ connectionString: rt.adminUrl, max: 1 });
+    const { rows } = await pool.query('select review_id, sum(duration_ms)::int as ms from reviewer_runs where review_id = any($1) group by review_id', [ids]);
+    await pool.end();
+    return new Map(rows.map((r) => [r.review_id, r.ms]));
+  };
+
+  for (let i = 0; i < 5; i++) await one(`warm${i}`);
+
+  const seq = [];
+  const t1 = performance.now();
+  for (let i = 0; i < SEQ; i++) seq.push(await one(`s${i}`));
+  const seqWall = performance.now() - t1;
+  const inSeq = await inside(seq.map((s) => s.id));
+  const overhead = seq.map((s) => s.ms - (inSeq.get(s.id) ?? 0));
+  const reviewerMs = seq.map((s) => inSeq.get(s.id) ?? 0);
+
+  let next = 0;
+  const t2 = performance.now();
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (next < PAR) await one(`p${next++}`);
+    }),
+  );
+  const parWall = performance.now() - t2;
+
+  console.log(`\nbench review — built-in panel (5 reviewers) on a ${diffLines}-line diff, in-process API + worker, embedded PostgreSQL`);
+  console.log(`  concurrency  1: ${((SEQ / seqWall) * 60_000).toFixed(0).padStart(5)} reviews/min  (${SEQ} reviews)`);
+  console.log(`  concurrency 10: ${((PAR / parWall) * 60_000).toFixed(0).padStart(5)} reviews/min  (${PAR} reviews)   scaling ×${((PAR / parWall) / (SEQ / seqWall)).toFixed(2)} on ${os.cpus().length} cores`);
+  console.log(`  sync POST /v1/review latency      p50 ${pct(seq.map((s) => s.ms), 50).toFixed(1)} ms   p99 ${pct(seq.map((s) => s.ms), 99).toFixed(1)} ms`);
+  console.log(`  time inside reviewers             p50 ${pct(reviewerMs, 50).toFixed(1)} ms   p99 ${pct(reviewerMs, 99).toFixed(1)} ms`);
+  console.log(`  orchestration overhead            p50 ${pct(overhead, 50).toFixed(1)} ms   p99 ${pct(overhead, 99).toFixed(1)} ms   (target p50 < 20 ms, p99 < 100 ms)\n`);
+
+  await worker.stop();
+  await app.close();
+  await rt.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+}
