@@ -167,9 +167,16 @@ describe('seed test 1: concurrent project reviews (API + 2 workers, real process
     expect(k.entries).toBe(kn.n);
     expect(await tmpLeftovers(path.join(c.dataDir, 'reports'))).toEqual([]);
 
+    const [t] = await c.q(
+      `select percentile_cont(0.5) within group (order by extract(epoch from started_at - created_at) * 1000)::int as wait_p50,
+              percentile_cont(0.5) within group (order by extract(epoch from completed_at - started_at) * 1000)::int as run_p50,
+              percentile_cont(0.99) within group (order by extract(epoch from completed_at - started_at) * 1000)::int as run_p99
+         from reviews where project_id = $1`,
+      [projectId],
+    );
     console.log(
       `seed 1: ${N} concurrent reviews (one task_id, one project, 2 workers): accepted in ${accepted} ms, all completed in ${elapsed} ms ` +
-        `→ ${((N / elapsed) * 60_000).toFixed(0)} reviews/min`,
+        `→ ${((N / elapsed) * 60_000).toFixed(0)} reviews/min; per review: queued→started p50 ${t.wait_p50} ms, started→completed p50 ${t.run_p50} ms, p99 ${t.run_p99} ms`,
     );
   }, 150_000);
 });

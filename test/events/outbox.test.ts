@@ -53,7 +53,7 @@ describe('event outbox, catalogue and hub', () => {
     ];
     for (const b of bad) {
       await expect(
-        withTenant(p.deps.db, f.owner.org_id, (tx) => emitEvent(tx, ctx, { ...(b as never), projectId: f.projectId, reviewId: f.reviewId })),
+        withTenant(p.deps.db, f.owner.org_id, (tx) => emitEvent(tx, ctx, { ...(b as { type: 'review.started'; payload: { attempt?: number } }), projectId: f.projectId, reviewId: f.reviewId })),
       ).rejects.toBeInstanceOf(InvalidEventError);
     }
     await expect(

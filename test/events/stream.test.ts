@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emitEvent } from '../../src/core/events/emit.js';
 import { withTenant } from '../../src/db/client.js';
 import { buildEventsApp, createCluster, emit, newReview, setupReview, SseClient, type Cluster, type Proc, type ReviewFixture } from './helpers.js';
@@ -226,7 +226,11 @@ describe('GET /v1/reviews/:id/events across processes (SSE, WebSocket, JSON)', (
     const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} ms, p99 ${percentile(xs, 99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
     console.log(`[events latency] commit→SSE receipt: ${fmt(fromCommit)}; emit call→receipt: ${fmt(fromEmit)}`);
     expect(percentile(fromCommit, 50)).toBeLessThan(100);
+    // A client going away releases its subscription on the server.
+    expect(a.hub.subscriberCount).toBe(1);
     sse.close();
+    await sse.finished;
+    await vi.waitFor(() => expect(a.hub.subscriberCount).toBe(0), { timeout: 5_000 });
 
     const quick = await buildEventsApp(a, { heartbeatMs: 50 });
     try {

@@ -144,7 +144,7 @@ export class Cluster {
             } while (again && !done);
           } catch (e) {
             finish();
-            reject(e as Error);
+            reject(e);
           } finally {
             running = false;
           }

@@ -43,8 +43,8 @@ export function runCli(args: string[], env: Record<string, string>): Proc {
       }
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return {
     child,

@@ -28,3 +28,6 @@ export async function withClient<T>(cmd: Command, fn: (c: ApiClient, opts: Globa
     await client.close();
   }
 }
+
+/** Defaults some commands take from the environment (documented in their --help). */
+export const envDefaults = { project: process.env.QUORUM_PROJECT };

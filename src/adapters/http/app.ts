@@ -22,8 +22,10 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Build, don't listen (house rule 7): tests inject requests; main/server.ts listens. */
 export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<FastifyInstance> {
+  // Widened to Fastify's logger type so route plugins keep the default instance type.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     logController: new LogController({ requestIdLogLabel: 'correlation_id' }),
     bodyLimit: 10 * 1024 * 1024,
     trustProxy: false,

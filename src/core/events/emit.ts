@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { RequestContext } from '../tenancy/actor.js';
 import { CURRENT_VERSION, EVENT_CATALOGUE, type EventType, type PayloadOf } from './catalogue.js';
-import { insertEvent, lockEventStream } from './events.repo.js';
+import { insertEventInStream } from './events.repo.js';
 
 /** Who emits: a request (its actor's org and correlation id) or a job acting for an org. */
 export type EmitContext = RequestContext | { orgId: string; correlationId?: string | null | undefined };
@@ -26,7 +26,7 @@ export class InvalidEventError extends Error {
  * Writes one event into the outbox in the caller's transaction (house rule 5): it exists, and its
  * NOTIFY wakes listeners, only if that transaction commits. The payload is validated against the
  * catalogue, so a malformed event fails the producer's transaction instead of reaching clients.
- * Emit late in the transaction: the stream lock taken here is held until commit.
+ * Emit late in the transaction: the stream's ordering lock taken here is held until commit.
  */
 export async function emitEvent<T extends EventType>(
   tx: Transaction<Database>,
@@ -45,8 +45,7 @@ export async function emitEvent<T extends EventType>(
     throw new InvalidEventError(`${ev.type} needs a review id and a project id`);
   }
   const { orgId, correlationId } = 'actor' in ctx ? { orgId: ctx.actor.orgId, correlationId: ctx.correlationId } : ctx;
-  await lockEventStream(tx, reviewId ?? `org:${orgId}`);
-  return insertEvent(tx, {
+  return insertEventInStream(tx, reviewId ?? `org:${orgId}`, {
     orgId,
     projectId: ev.projectId ?? null,
     reviewId,

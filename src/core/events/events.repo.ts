@@ -7,33 +7,31 @@ export type EventRow = Selectable<EventsTable>;
 /** Namespace of our advisory locks that order a stream's events (first key of the two-int form). */
 const STREAM_LOCK_NS = 0x51564e54; // 'QVNT'
 
-/**
- * Serializes event writers of one stream (a review, or an org's review-less events) until commit.
- * Identity ids are handed out at INSERT, not at COMMIT: without this, two concurrent transactions
- * could commit ids 11 then 10, and a reader that already moved its cursor past 11 would never see
- * 10. Holding the lock to commit makes ids of one stream become visible in increasing order.
- */
-export async function lockEventStream(tx: Transaction<Database>, streamKey: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}))`.execute(tx);
+export interface NewEvent {
+  orgId: string;
+  projectId: string | null;
+  reviewId: string | null;
+  type: string;
+  version: number;
+  payload: unknown;
+  correlationId: string | null;
 }
 
-export async function insertEvent(
-  tx: Transaction<Database>,
-  e: { orgId: string; projectId: string | null; reviewId: string | null; type: string; version: number; payload: unknown; correlationId: string | null },
-): Promise<{ id: string; created_at: Date }> {
-  return tx
-    .insertInto('events')
-    .values({
-      org_id: e.orgId,
-      project_id: e.projectId,
-      review_id: e.reviewId,
-      type: e.type,
-      version: e.version,
-      payload: JSON.stringify(e.payload),
-      correlation_id: e.correlationId,
-    })
-    .returning(['id', 'created_at'])
-    .executeTakeFirstOrThrow();
+/**
+ * Inserts one event after taking its stream's lock (a review, or an org's review-less events),
+ * held until commit. Identity ids are handed out at INSERT, not at COMMIT: without the lock two
+ * concurrent transactions could commit ids 11 then 10, and a reader whose cursor already passed
+ * 11 would never see 10. With it, ids of one stream become visible in increasing order. The lock
+ * and the insert travel in one statement (the materialized CTE runs before the id is drawn).
+ */
+export async function insertEventInStream(tx: Transaction<Database>, streamKey: string, e: NewEvent): Promise<{ id: string; created_at: Date }> {
+  const { rows } = await sql<{ id: string; created_at: Date }>`
+    with stream_lock as materialized (select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}::text)) as locked)
+    insert into events (org_id, project_id, review_id, type, version, payload, correlation_id)
+    select ${e.orgId}::uuid, ${e.projectId}::uuid, ${e.reviewId}::uuid, ${e.type}::text, ${e.version}::int, ${JSON.stringify(e.payload)}::jsonb, ${e.correlationId}::text
+      from stream_lock
+    returning id, created_at`.execute(tx);
+  return rows[0]!;
 }
 
 /** Events after a cursor, oldest first; RLS scopes them to the transaction's org. */

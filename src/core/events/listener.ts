@@ -55,7 +55,7 @@ export class EventHub extends EventEmitter implements WakeSource {
     if (!this.stopped) return;
     const base: pg.ClientConfig = typeof source === 'string' ? { connectionString: source } : { ...source.options };
     // A dedicated client, not a pool checkout: it lives forever and must not shrink the pool.
-    this.clientConfig = { ...base, application_name: this.o.applicationName, keepAlive: true, statement_timeout: undefined } as pg.ClientConfig;
+    this.clientConfig = { ...base, application_name: this.o.applicationName, keepAlive: true, statement_timeout: undefined };
     this.stopped = false;
     try {
       await this.connect();

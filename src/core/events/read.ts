@@ -3,7 +3,7 @@ import type { EventOut } from './catalogue.js';
 import { eventOut, selectEvents } from './events.repo.js';
 
 export interface ReadEventsQuery {
-  /** null: every event of the org (no ordering guarantee across streams; see lockEventStream). */
+  /** null: every event of the org (no ordering guarantee across streams; see insertEventInStream). */
   reviewId: string | null;
   /** Exclusive cursor: an event id, '0' for the beginning. */
   afterId: string;

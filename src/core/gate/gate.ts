@@ -113,6 +113,8 @@ export class PassThroughGate implements Gate {
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
         controller.abort(outer ? abortReason(outer) : undefined);
+        // The abort reason is whatever the caller aborted with (usually an Error); pass it through.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(abortReason(controller.signal));
       };
       outer?.addEventListener('abort', onAbort, { once: true });

@@ -154,8 +154,15 @@ export function isLockContention(e: unknown): boolean {
   if (!(e instanceof GitError)) return false;
   return /\.lock'?: File exists|Unable to create '[^']*\.lock'|Another git process seems to be running|unable to lock|is at [0-9a-f]+ but expected|could not write config file|cannot lock ref '[^']*': Unable to create/i.test(
     e.stderr,
-  );
+  ) || HALF_WRITTEN_WORKTREE.test(e.stderr);
 }
+
+/**
+ * `git worktree add` in another process has created worktrees/<id>/commondir but not yet written
+ * it; git commands that list the mirror's worktrees die on the empty file ("failed to read …:
+ * Success"). The writer finishes in milliseconds: transient, like a lock.
+ */
+const HALF_WRITTEN_WORKTREE = /failed to read [^\n]*\/worktrees\/[^/\n]+\/(?:commondir|gitdir)\b/;
 
 export interface RetryOptions {
   attempts?: number;

@@ -44,7 +44,7 @@ export async function finalizeReview(
     const runs = await tx.selectFrom('reviewer_runs').selectAll().where('review_id', '=', review.id).execute();
     const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
     const failed = runs.filter((r) => r.status === 'failed');
-    const panelSize = (review.panel as unknown[]).length;
+    const panelSize = (review.panel).length;
     if (failed.length === panelSize) {
       const error = { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` };
       await tx.updateTable('reviews').set({ status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) }).where('id', '=', review.id).execute();

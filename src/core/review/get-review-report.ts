@@ -8,7 +8,7 @@ import { VERSION } from '../../version.js';
 import { toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
 import { findReview } from './reviews.repo.js';
-import type { Category, ReviewSummary } from './types.js';
+import type { ReviewSummary } from './types.js';
 
 export type ReportFormat = 'md' | 'json' | 'sarif';
 
@@ -28,7 +28,7 @@ function summaryFromJson(j: ReviewReportJson): ReviewSummary {
       file: f.file,
       lineStart: f.line_start,
       lineEnd: f.line_end,
-      category: f.category as Category,
+      category: f.category,
       severity: f.severity,
       score: f.score,
       title: f.title,

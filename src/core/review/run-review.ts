@@ -129,7 +129,7 @@ async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
       attempt: review.attempts,
       resumed: done.size > 0,
       completed: done.size,
-      total: (r.panel as unknown[]).length,
+      total: (r.panel).length,
     });
     return { kind: 'run' as const, review, project, done };
   });

@@ -64,7 +64,7 @@ export async function listAudit(tx: Transaction<Database>, q: AuditQuery): Promi
   if (q.since) query = query.where('created_at', '>=', q.since);
   if (q.until) query = query.where('created_at', '<', q.until);
   if (q.cursor) query = query.where('id', '<', q.cursor);
-  return (await query.execute()) as unknown as AuditRow[];
+  return await query.execute();
 }
 
 /** Retention: deletes one org's audit rows older than `before` through the named system function. */

@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
+import { validateRepoUrl } from '../git/repo-url.js';
 import type { RequestContext } from './actor.js';
 import { insertAudit } from './audit.repo.js';
 import { projectOut } from './project-out.js';
@@ -10,6 +11,8 @@ import { requireUnrestrictedOrgAdmin } from './rbac.js';
 
 export async function createProject(deps: CoreDeps, ctx: RequestContext, input: CreateProjectInput): Promise<ProjectOut> {
   requireUnrestrictedOrgAdmin(ctx.actor);
+  // Refuses dangerous transports, embedded credentials and paths inside Quorum's own data.
+  if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
   return withTenant(
     deps.db,
     ctx.actor.orgId,

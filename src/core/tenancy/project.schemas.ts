@@ -4,14 +4,16 @@ export const ProjectSlug = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'slug: lowercase letters, digits, ".", "_" or "-", at most 63, starting with a letter or digit');
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'slug: lowercase letters, digits, ".", "_" or "-", at most 63, starting with a letter or digit')
+  // Slugs name git branches (quorum/{slug}/…): git refuses ".." and a ".lock" suffix.
+  .refine((s) => !s.includes('..') && !s.endsWith('.lock'), 'slug must not contain ".." or end with ".lock"');
 
 // A branch name: the git-check-ref-format rules that matter for safety (no option injection, no "..").
 export const BranchName = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!\/)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._\/-]+$/, 'not a valid branch name');
+  .regex(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!\/)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._/-]+$/, 'not a valid branch name');
 
 export const RepoUrl = z
   .string()

@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
+import { validateRepoUrl } from '../git/repo-url.js';
 import type { RequestContext } from './actor.js';
 import { insertAudit } from './audit.repo.js';
 import { loadProjectFor } from './project-access.js';
@@ -9,6 +10,7 @@ import type { ProjectOut, UpdateProjectInput } from './project.schemas.js';
 import { toProject } from './projects.repo.js';
 
 export async function updateProject(deps: CoreDeps, ctx: RequestContext, ref: string, input: UpdateProjectInput): Promise<ProjectOut> {
+  if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
   return withTenant(
     deps.db,
     ctx.actor.orgId,

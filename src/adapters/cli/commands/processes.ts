@@ -39,7 +39,7 @@ export function registerProcesses(program: Command): void {
       if (o.port) config.http.port = Number(o.port);
       if (o.host) config.http.host = o.host;
       const srv = await startServer(config, { worker: o.worker, banner: true });
-      onShutdown(srv.stop);
+      onShutdown(() => srv.stop());
     });
 
   program

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AppError } from '../../../core/errors.js';
 import type { ApiClient } from '../client.js';
 import { expectOk } from '../client.js';
-import { withClient } from '../context.js';
+import { envDefaults, withClient } from '../context.js';
 import { output, printJson } from '../output.js';
 
 interface Review {
@@ -20,8 +20,6 @@ interface Review {
 interface EventsPage {
   items: Array<{ id: string; type: string; payload: Record<string, unknown> }>;
 }
-
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 async function readInput(file: string): Promise<string> {
   if (file !== '-') return fs.readFile(file, 'utf8');
@@ -70,7 +68,7 @@ export function registerReview(program: Command): void {
   program
     .command('review')
     .description('review a change: the last commit of the default branch, two refs, or a diff')
-    .requiredOption('--project <project>', 'project id or slug (env QUORUM_PROJECT)', process.env.QUORUM_PROJECT)
+    .requiredOption('--project <project>', 'project id or slug (env QUORUM_PROJECT)', envDefaults.project)
     .option('--task <task_id>', 'your label for this piece of work', 'cli')
     .option('--base <ref>', 'base ref (with --head)')
     .option('--head <ref>', 'head ref (with --base)')

@@ -116,6 +116,9 @@ export async function eventRoutes(
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache, no-transform')
         .header('x-accel-buffering', 'no')
+        // The socket is not reusable while streaming; closing it after the stream ends lets
+        // app.close() finish instead of waiting out the keep-alive timeout.
+        .header('connection', 'close')
         .send(out as unknown as z.infer<typeof EventListOut>);
     },
     wsHandler: (socket, req) => {
