@@ -158,11 +158,13 @@ export function isLockContention(e: unknown): boolean {
 }
 
 /**
- * `git worktree add` in another process has created worktrees/<id>/commondir but not yet written
- * it; git commands that list the mirror's worktrees die on the empty file ("failed to read …:
- * Success"). The writer finishes in milliseconds: transient, like a lock.
+ * `git worktree add` in another process is midway: worktrees/<id>/commondir exists but is still
+ * empty (commands listing the mirror's worktrees die: "failed to read …: Success"), or the new
+ * HEAD still holds git's placeholder null id (a fetch's connectivity check, which walks every
+ * worktree's HEAD, dies: "bad object worktrees/<id>/HEAD"). The writer finishes in milliseconds:
+ * transient, like a lock.
  */
-const HALF_WRITTEN_WORKTREE = /failed to read [^\n]*\/worktrees\/[^/\n]+\/(?:commondir|gitdir)\b/;
+const HALF_WRITTEN_WORKTREE = /failed to read [^\n]*\/worktrees\/[^/\n]+\/(?:commondir|gitdir)\b|bad object worktrees\/[^/\s]+\/HEAD\b/;
 
 export interface RetryOptions {
   attempts?: number;

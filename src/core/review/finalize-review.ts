@@ -8,7 +8,7 @@ import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { exportKnowledge } from './export-knowledge.js';
 import { normalizeTitle } from './fingerprint.js';
-import { findSimilar, type SimilarEntry } from './knowledge.repo.js';
+import { findSimilarMany, type SimilarEntry } from './knowledge.repo.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import { latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
@@ -53,10 +53,15 @@ export async function finalizeReview(
     }
     const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
     const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
+    const matches = await findSimilarMany(
+      tx,
+      summary.findings.map((f) => ({ category: f.category, normalizedTitle: normalizeTitle(f.title) })),
+      review.id,
+    );
     const similar = new Map<string, SimilarEntry>();
     for (const f of summary.findings) {
-      const s = await findSimilar(tx, { category: f.category, normalizedTitle: normalizeTitle(f.title), excludeReviewId: review.id });
-      if (s) similar.set(f.fingerprint, s);
+      const m = matches.get(`${f.category}\0${normalizeTitle(f.title)}`);
+      if (m) similar.set(f.fingerprint, m);
     }
     await insertFindingsAndKnowledge(tx, review, summary, similar, project.settings);
     const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
@@ -108,10 +113,12 @@ async function insertFindingsAndKnowledge(
   settings: Record<string, unknown>,
 ): Promise<void> {
   const min = typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
-  for (const f of summary.findings) {
-    const row = await tx
-      .insertInto('findings')
-      .values({
+  if (summary.findings.length === 0) return;
+  // One multi-row insert; a retried finalize inserts nothing twice (unique per review).
+  const inserted = await tx
+    .insertInto('findings')
+    .values(
+      summary.findings.map((f) => ({
         org_id: review.org_id,
         project_id: review.project_id,
         review_id: review.id,
@@ -131,29 +138,28 @@ async function insertFindingsAndKnowledge(
         agreement: f.agreement,
         panel_size: f.panelSize,
         similar_finding: similar.has(f.fingerprint) ? JSON.stringify(similar.get(f.fingerprint)) : null,
-      })
-      .onConflict((oc) => oc.columns(['review_id', 'fingerprint', 'line_start']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!row || f.severity < min) continue;
-    await tx
-      .insertInto('knowledge')
-      .values({
-        org_id: review.org_id,
-        project_id: review.project_id,
-        review_id: review.id,
-        finding_id: row.id,
-        developer_id: review.developer_id,
-        category: f.category,
-        normalized_title: normalizeTitle(f.title),
-        title: f.title,
-        file: f.file,
-        severity: f.severity,
-        detail: f.detail,
-      })
-      .onConflict((oc) => oc.column('finding_id').doNothing())
-      .execute();
-  }
+      })),
+    )
+    .onConflict((oc) => oc.columns(['review_id', 'fingerprint', 'line_start']).doNothing())
+    .returning(['id', 'fingerprint', 'line_start'])
+    .execute();
+  const idOf = new Map(inserted.map((r) => [`${r.fingerprint}:${r.line_start}`, r.id]));
+  const keep = summary.findings
+    .filter((f) => f.severity >= min && idOf.has(`${f.fingerprint}:${f.lineStart}`))
+    .map((f) => ({
+      org_id: review.org_id,
+      project_id: review.project_id,
+      review_id: review.id,
+      finding_id: idOf.get(`${f.fingerprint}:${f.lineStart}`)!,
+      developer_id: review.developer_id,
+      category: f.category,
+      normalized_title: normalizeTitle(f.title),
+      title: f.title,
+      file: f.file,
+      severity: f.severity,
+      detail: f.detail,
+    }));
+  if (keep.length) await tx.insertInto('knowledge').values(keep).onConflict((oc) => oc.column('finding_id').doNothing()).execute();
 }
 
 /** Every changed file is covered unless a reviewer reports it clipped (context budget). */

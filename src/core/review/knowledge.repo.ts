@@ -10,33 +10,36 @@ export interface SimilarEntry {
 }
 
 /**
- * The earliest knowledge entry anywhere in the org (RLS scopes it) with the same category and
- * normalized title, from another review: "similar finding detected by alice on 2026-02-21 (review …)".
+ * For each (category, normalized title), the earliest knowledge entry anywhere in the org (RLS
+ * scopes it) from another review — one query for the whole review. Keyed by `${category}\0${title}`;
+ * its note reads "similar finding detected by alice on 2026-02-21 (review …)".
  */
-export async function findSimilar(
+export async function findSimilarMany(
   tx: Transaction<Database>,
-  q: { category: string; normalizedTitle: string; excludeReviewId: string },
-): Promise<SimilarEntry | null> {
-  const row = await tx
-    .selectFrom('knowledge as k')
-    .innerJoin('users as u', 'u.id', 'k.developer_id')
-    .select(['k.developer_id', 'u.name', 'k.created_at', 'k.review_id'])
-    .where('k.category', '=', q.category)
-    .where('k.normalized_title', '=', q.normalizedTitle)
-    .where('k.review_id', '!=', q.excludeReviewId)
-    .orderBy('k.created_at')
-    .orderBy('k.id')
-    .limit(1)
-    .executeTakeFirst();
-  if (!row) return null;
-  const date = row.created_at.toISOString().slice(0, 10);
-  return {
-    developer_id: row.developer_id,
-    developer_name: row.name,
-    date,
-    review_id: row.review_id,
-    note: `similar finding detected by ${row.name} on ${date} (review ${row.review_id})`,
-  };
+  keys: Array<{ category: string; normalizedTitle: string }>,
+  excludeReviewId: string,
+): Promise<Map<string, SimilarEntry>> {
+  const out = new Map<string, SimilarEntry>();
+  if (keys.length === 0) return out;
+  const { rows } = await sql<{ category: string; normalized_title: string; developer_id: string; name: string; created_at: Date; review_id: string }>`
+    select distinct on (k.category, k.normalized_title)
+           k.category, k.normalized_title, k.developer_id, u.name, k.created_at, k.review_id
+      from knowledge k join users u on u.id = k.developer_id
+     where (k.category, k.normalized_title) in (
+             select * from unnest(${keys.map((k) => k.category)}::text[], ${keys.map((k) => k.normalizedTitle)}::text[]))
+       and k.review_id <> ${excludeReviewId}
+     order by k.category, k.normalized_title, k.created_at, k.id`.execute(tx);
+  for (const r of rows) {
+    const date = r.created_at.toISOString().slice(0, 10);
+    out.set(`${r.category}\0${r.normalized_title}`, {
+      developer_id: r.developer_id,
+      developer_name: r.name,
+      date,
+      review_id: r.review_id,
+      note: `similar finding detected by ${r.name} on ${date} (review ${r.review_id})`,
+    });
+  }
+  return out;
 }
 
 export interface KnowledgeOut {

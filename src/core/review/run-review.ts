@@ -1,7 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
-import type { PayloadOf } from '../events/catalogue.js';
 import { emitReviewEvent } from './review-events.js';
 import { findProject, type Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
@@ -33,6 +32,9 @@ export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
+/** Built-in reviewers finishing within this window share one checkpoint transaction. */
+const CHECKPOINT_BATCH_MS = 250;
+
 /**
  * Runs (or resumes) one review. Idempotent: a terminal review is skipped; reviewers that already
  * checkpointed are not run again, so a review picked up after its worker was SIGKILLed finishes
@@ -54,36 +56,57 @@ export async function runReview(deps: CoreDeps, job: RunReviewJob, opts: RunRevi
       const files = parseUnifiedDiff(change.diffText);
       const done = claim.done;
       const pending = panel.filter((s) => !done.has(reviewerKey(s)));
-      let completed = done.size;
-      await Promise.all(
-        pending.map(async (spec) => {
-          const key = reviewerKey(spec);
-          const runner = spec.provider === 'builtin' ? runBuiltin : opts.runners?.[spec.provider];
-          await emitStarted(deps, review, job, { reviewer: key, completed, total: panel.length });
-          const t0 = Date.now();
-          let result: ReviewerResult | undefined;
-          let error: string | undefined;
-          try {
-            if (!runner) throw new AppError('unprocessable', `no ${spec.provider} provider is configured on this server`);
-            result = await runner(deps, spec, {
-              orgId: review.org_id,
-              projectId: review.project_id,
-              userId: review.developer_id,
-              apiKeyId: review.api_key_id,
-              reviewId: review.id,
-              priority: review.priority,
-              files,
-              diffText: change.diffText,
-              signal: abort.signal,
-            });
-          } catch (e) {
-            if (abort.signal.aborted) throw e;
-            error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
-            log.warn({ reviewer: key, err: error }, 'reviewer failed');
+      // The pending reviewers start together: one transaction announces them all.
+      await withTenant(deps.db, review.org_id, async (tx) => {
+        for (const spec of pending) {
+          await emitReviewEvent(tx, review, job.correlationId, 'reviewer.started', { reviewer: reviewerKey(spec), completed: done.size, total: panel.length });
+        }
+      });
+      const runOne = async (spec: ReviewerSpec): Promise<Checkpoint> => {
+        const key = reviewerKey(spec);
+        const runner = spec.provider === 'builtin' ? runBuiltin : opts.runners?.[spec.provider];
+        const t0 = Date.now();
+        try {
+          if (!runner) throw new AppError('unprocessable', `no ${spec.provider} provider is configured on this server`);
+          const result = await runner(deps, spec, {
+            orgId: review.org_id,
+            projectId: review.project_id,
+            userId: review.developer_id,
+            apiKeyId: review.api_key_id,
+            reviewId: review.id,
+            priority: review.priority,
+            files,
+            diffText: change.diffText,
+            signal: abort.signal,
+          });
+          return { key, result, durationMs: Date.now() - t0 };
+        } catch (e) {
+          if (abort.signal.aborted) throw e;
+          const error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
+          log.warn({ reviewer: key, err: error }, 'reviewer failed');
+          return { key, error, durationMs: Date.now() - t0 };
+        }
+      };
+      // Built-in reviewers share this thread: run them one after another and checkpoint the ones
+      // that finish close together in one transaction (a slow one is checkpointed on its own, so a
+      // crash loses little work). Model reviewers run concurrently, each checkpointed as it ends.
+      const builtinRun = (async () => {
+        let batch: Checkpoint[] = [];
+        let since = Date.now();
+        for (const spec of pending.filter((p) => p.provider === 'builtin')) {
+          batch.push(await runOne(spec));
+          if (Date.now() - since >= CHECKPOINT_BATCH_MS) {
+            await checkpoint(deps, review, job, panel.length, batch);
+            batch = [];
+            since = Date.now();
           }
-          completed = await checkpoint(deps, review, job, key, panel.length, result, error, Date.now() - t0);
-        }),
-      );
+        }
+        if (batch.length) await checkpoint(deps, review, job, panel.length, batch);
+      })();
+      await Promise.all([
+        builtinRun,
+        ...pending.filter((p) => p.provider !== 'builtin').map(async (spec) => checkpoint(deps, review, job, panel.length, [await runOne(spec)])),
+      ]);
       abort.signal.throwIfAborted();
       return finalizeReview(deps, { review, project, change, correlationId: job.correlationId });
     });
@@ -135,48 +158,47 @@ async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
   });
 }
 
-async function checkpoint(
-  deps: CoreDeps,
-  review: ReviewRow,
-  job: RunReviewJob,
-  key: string,
-  total: number,
-  result: ReviewerResult | undefined,
-  error: string | undefined,
-  durationMs: number,
-): Promise<number> {
-  return withTenant(deps.db, review.org_id, async (tx) => {
-    // Reviewers finish concurrently: serialize their checkpoints so "k of n" counts are exact.
-    await lockReview(tx, review.id);
-    await tx
-      .insertInto('reviewer_runs')
-      .values({
-        org_id: review.org_id,
-        review_id: review.id,
-        reviewer: key,
-        status: result ? 'completed' : 'failed',
-        findings: JSON.stringify(result?.findings ?? []),
-        usage: result?.usage ? JSON.stringify({ ...result.usage, coverage: result.coverage }) : result?.coverage ? JSON.stringify({ coverage: result.coverage }) : null,
-        error: error ?? null,
-        duration_ms: durationMs,
-      })
-      .onConflict((oc) => oc.columns(['review_id', 'reviewer']).doNothing())
-      .execute();
-    const n = await tx.selectFrom('reviewer_runs').select((eb) => eb.fn.countAll<string>().as('n')).where('review_id', '=', review.id).executeTakeFirstOrThrow();
-    const completed = Number(n.n);
-    await emitReviewEvent(tx, review, job.correlationId, 'reviewer.completed', {
-      reviewer: key,
-      completed,
-      total,
-      findings: result?.findings.length ?? 0,
-      status: result ? 'completed' : 'failed',
-    });
-    return completed;
-  });
+interface Checkpoint {
+  key: string;
+  result?: ReviewerResult;
+  error?: string;
+  durationMs: number;
 }
 
-async function emitStarted(deps: CoreDeps, review: ReviewRow, job: RunReviewJob, payload: PayloadOf<'reviewer.started'>) {
-  await withTenant(deps.db, review.org_id, (tx) => emitReviewEvent(tx, review, job.correlationId, 'reviewer.started', payload));
+async function checkpoint(deps: CoreDeps, review: ReviewRow, job: RunReviewJob, total: number, entries: Checkpoint[]): Promise<void> {
+  await withTenant(deps.db, review.org_id, async (tx) => {
+    // Reviewers finish concurrently: serialize their checkpoints so "k of n" counts are exact.
+    await lockReview(tx, review.id);
+    const written = await tx
+      .insertInto('reviewer_runs')
+      .values(
+        entries.map(({ key, result, error, durationMs }) => ({
+          org_id: review.org_id,
+          review_id: review.id,
+          reviewer: key,
+          status: result ? ('completed' as const) : ('failed' as const),
+          findings: JSON.stringify(result?.findings ?? []),
+          usage: result?.usage || result?.coverage ? JSON.stringify({ ...result.usage, coverage: result.coverage }) : null,
+          error: error ?? null,
+          duration_ms: durationMs,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['review_id', 'reviewer']).doNothing())
+      .returning('reviewer')
+      .execute();
+    const n = await tx.selectFrom('reviewer_runs').select((eb) => eb.fn.countAll<string>().as('n')).where('review_id', '=', review.id).executeTakeFirstOrThrow();
+    let completed = Number(n.n) - written.length;
+    for (const { key, result } of entries.filter((e) => written.some((w) => w.reviewer === e.key))) {
+      completed++;
+      await emitReviewEvent(tx, review, job.correlationId, 'reviewer.completed', {
+        reviewer: key,
+        completed,
+        total,
+        findings: result?.findings.length ?? 0,
+        status: result ? 'completed' : 'failed',
+      });
+    }
+  });
 }
 
 async function isCancelRequested(deps: CoreDeps, review: ReviewRow): Promise<boolean> {
