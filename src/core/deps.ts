@@ -19,6 +19,8 @@ export const systemClock: Clock = { now: () => new Date() };
  */
 export interface CoreDeps {
   db: Db;
+  /** The runtime pool behind `db` (statistics for health checks). */
+  pool: { totalCount: number; idleCount: number; waitingCount: number };
   config: Config;
   logger: Logger;
   clock: Clock;

@@ -69,6 +69,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
     const jwtKey = config.auth.jwtSecret ? new TextEncoder().encode(config.auth.jwtSecret) : secrets.deriveKey('jwt-hs256');
     const deps: CoreDeps = {
       db,
+      pool: appPool,
       config,
       logger: log,
       clock: systemClock,

@@ -17,6 +17,7 @@ const REVIEWED = [
   'quorum.system_has_users()',
   'quorum.system_org_ids()',
   'quorum.system_purge_audit(p_org uuid, p_before timestamp with time zone)',
+  'quorum.system_queue_stats()',
   'quorum.system_stale_worktrees(p_lapse interval, p_ttl interval)',
 ].sort();
 
@@ -151,6 +152,17 @@ describe('named cross-org functions', () => {
     expect((await owner(`select count(*)::int as n from audit_log where org_id = $1 and action = 'org.bootstrap'`, [a.org_id]))[0].n).toBe(1);
     const direct = await t.rt.appPool.query(`delete from audit_log where org_id = $1`, [a.org_id]).catch((e: { code: string }) => e);
     expect((direct as { code: string }).code).toBe('42501');
+  });
+
+  it('system_queue_stats: per-task counts only, no payloads, of every org', async () => {
+    for (const org of [a.org_id, b.org_id]) {
+      await owner(`select graphile_worker.add_job('purge_audit', json_build_object('org_id', $1::text))`, [org]);
+    }
+    const rows = await rt(`select * from quorum.system_queue_stats()`);
+    const purge = rows.find((r) => r.task === 'purge_audit');
+    expect(Number(purge.queued)).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(purge).sort()).toEqual(['failed', 'locked', 'oldest_run_at', 'queued', 'task']);
+    expect(JSON.stringify(rows)).not.toContain(a.org_id);
   });
 
   it('system_stale_worktrees: only lapsed or over-age leases, of any org, with the reason', async () => {

@@ -6,6 +6,7 @@ import { auditRoutes } from './routes/audit.routes.js';
 import { keyRoutes } from './routes/keys.routes.js';
 import { memberRoutes } from './routes/members.routes.js';
 import { reviewRoutes } from './routes/reviews.routes.js';
+import { eventRoutes } from './routes/events.routes.js';
 
 /**
  * Route plugins beyond the foundation (projects, health). Each capability adds its plugin here,
@@ -18,4 +19,5 @@ export const allRoutes: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<
   memberRoutes,
   auditRoutes,
   reviewRoutes,
+  eventRoutes,
 ];

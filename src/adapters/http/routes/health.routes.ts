@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import type { CoreDeps } from '../../../core/deps.js';
 import { loadMigrations } from '../../../db/migrate.js';
 import { sendError } from '../plugins/errors.js';
+import { getHealthDetails } from '../../../core/tenancy/get-health-details.js';
+import { actorOf } from '../plugins/auth.js';
 
 export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: string): void {
   const hide = { hide: true };
@@ -21,4 +23,6 @@ export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: stri
       return sendError(reply, req, 503, 'database_unavailable', 'the database is unavailable');
     }
   });
+
+  app.get('/health/detailed', { schema: { hide: true } }, async (req) => getHealthDetails(deps, actorOf(req), version));
 }

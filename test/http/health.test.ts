@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
+
+describe('health endpoints', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('/healthz and /readyz are public; /readyz reports the schema version', async () => {
+    expect((await t.app.inject({ url: '/healthz' })).json()).toMatchObject({ status: 'ok' });
+    const r = await t.app.inject({ url: '/readyz' });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().schema_version).toBeGreaterThan(0);
+  });
+
+  it('/health/detailed: pool, queue, workers and versions for org admins; 401 anonymous, 403 for a viewer key', async () => {
+    const a = await newOrg(t, 'h@a.test', 'Health');
+    expect((await t.app.inject({ url: '/health/detailed' })).statusCode).toBe(401);
+    const viewer = (await t.app.inject({ method: 'POST', url: '/v1/keys', headers: auth(a.api_key), payload: { name: 'v', max_role: 'viewer' } })).json();
+    expect((await t.app.inject({ url: '/health/detailed', headers: auth(viewer.api_key) })).statusCode).toBe(403);
+    const r = await t.app.inject({ url: '/health/detailed', headers: auth(a.api_key) });
+    expect(r.statusCode, r.body).toBe(200);
+    const body = r.json();
+    expect(body.versions.postgres).toMatch(/^\d+/);
+    expect(body.database.pool.max).toBe(5);
+    expect(Array.isArray(body.queue)).toBe(true);
+    expect(Array.isArray(body.workers)).toBe(true);
+    expect(r.body).not.toContain(t.rt.config.masterKey!);
+  });
+});
