@@ -10,12 +10,13 @@ import type { ProjectOut, UpdateProjectInput } from './project.schemas.js';
 import { toProject } from './projects.repo.js';
 
 export async function updateProject(deps: CoreDeps, ctx: RequestContext, ref: string, input: UpdateProjectInput): Promise<ProjectOut> {
-  if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
   return withTenant(
     deps.db,
     ctx.actor.orgId,
     async (tx) => {
       const { project, role } = await loadProjectFor(tx, ctx.actor, ref, 'admin');
+      // After authorization: a caller without access learns nothing from validation.
+      if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
       if (input.slug && input.slug !== project.slug) {
         const taken = await tx.selectFrom('projects').select('id').where('slug', '=', input.slug).executeTakeFirst();
         if (taken) throw new AppError('already_exists', `a project with slug "${input.slug}" already exists in this org`);
