@@ -30,8 +30,10 @@ export function createPool(o: PoolOptions): pg.Pool {
     application_name: o.applicationName,
     keepAlive: true,
   });
-  // A connection error on an idle client must not crash the process; the pool replaces it.
+  // A connection error (server restart, admin termination) must not crash the process: the pool
+  // drops the client, and the query using it, if any, fails with the error.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (o.role) {
     const role = o.role;
     pool.on('connect', (client) => {

@@ -61,7 +61,9 @@ export class Cluster {
       ...env,
     };
     const admin = new pg.Pool({ connectionString: db.adminUrl, max: 4 });
+    admin.on('error', () => {});
     const listener = new pg.Client({ connectionString: db.adminUrl });
+    listener.on('error', () => {});
     await listener.connect();
     const c = new Cluster(db, dataDir, admin, listener, baseEnv);
     listener.on('notification', () => {

@@ -72,6 +72,7 @@ export async function createTestRuntime(env: Record<string, string> = {}): Promi
   );
   const rt = await openRuntime(config, { logger: pino({ level: 'silent' }), migrate: false });
   const admin = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
+  admin.on('error', () => {});
   return {
     ...rt,
     db,

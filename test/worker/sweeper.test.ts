@@ -20,6 +20,7 @@ describe('worker heartbeats and the lapsed-worker sweeper', () => {
   beforeAll(async () => {
     rt = await createTestRuntime(WORKER_ENV);
     ownerPool = new pg.Pool({ connectionString: rt.adminUrl, max: 4 });
+    ownerPool.on('error', () => {});
   });
   afterAll(async () => {
     await ownerPool.end();
