@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,7 +47,8 @@ export async function createCluster(n: number): Promise<Cluster> {
     );
     const logger = pino({ level: 'silent' });
     const rt = await openRuntime(config, { logger, migrate: false, applicationName: `quorum-test-${i}` });
-    // A reconnect backoff starting at 200 ms leaves test (f) a window in which nobody listens.
+    // Its own hub besides the runtime's: a reconnect backoff starting at 200 ms leaves test (f) a
+    // window in which nobody listens.
     const hub = new EventHub({ db: rt.deps.db, logger, role: config.database.appRole, applicationName: `quorum-events-${i}`, backoffMinMs: 200 });
     await hub.start(rt.appPool);
     procs.push({ rt, hub, deps: { ...rt.deps, events: hub } });
@@ -86,7 +88,7 @@ export async function setupReview(p: Proc, app: FastifyInstance, admin: pg.Pool,
   const owner = await bootstrapOwner(p.deps, { email, org: `Org ${email}` });
   const res = await app.inject({ method: 'POST', url: '/v1/projects', headers: { 'x-api-key': owner.api_key }, payload: { slug: 'web' } });
   if (res.statusCode !== 201) throw new Error(`project: ${res.statusCode} ${res.body}`);
-  const projectId = (res.json() as { id: string }).id;
+  const projectId = res.json<{ id: string }>().id;
   const review = await newReview(admin, owner, projectId);
   return { owner, projectId, reviewId: review };
 }
@@ -120,45 +122,47 @@ export interface SseEvent {
   at: number;
 }
 
-/** A real streaming SSE client over fetch: parses frames as they arrive and records when. */
+/**
+ * A real streaming SSE client over node:http (one dedicated socket, no pooling: fetch's pool opens
+ * a spare connection after an abort, which then holds server shutdown for a minute). Parses frames
+ * as they arrive and records when.
+ */
 export class SseClient {
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];
   status = 0;
-  headers: Headers | undefined;
+  headers: http.IncomingHttpHeaders | undefined;
   ended = false;
   private waiters: Array<() => void> = [];
-  private readonly ctl = new AbortController();
+  private req: http.ClientRequest | undefined;
   readonly finished: Promise<void>;
 
   constructor(url: string, headers: Record<string, string>) {
-    this.finished = this.run(url, headers);
-  }
-
-  private async run(url: string, headers: Record<string, string>): Promise<void> {
-    try {
-      const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.ctl.signal });
-      this.status = res.status;
-      this.headers = res.headers;
-      this.notify();
-      if (!res.body) return;
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          this.frame(buf.slice(0, i));
-          buf = buf.slice(i + 2);
-        }
+    this.finished = new Promise<void>((resolve) => {
+      const finish = () => {
+        this.ended = true;
         this.notify();
-      }
-    } catch (e) {
-      if ((e as Error).name !== 'AbortError') throw e;
-    } finally {
-      this.ended = true;
-      this.notify();
-    }
+        resolve();
+      };
+      this.req = http.get(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+        this.status = res.statusCode ?? 0;
+        this.headers = res.headers;
+        this.notify();
+        res.setEncoding('utf8');
+        let buf = '';
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            this.frame(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+          this.notify();
+        });
+        res.on('close', finish);
+      });
+      this.req.on('error', finish);
+    });
   }
 
   private frame(text: string): void {
@@ -191,6 +195,6 @@ export class SseClient {
   }
 
   close(): void {
-    this.ctl.abort();
+    this.req?.destroy();
   }
 }

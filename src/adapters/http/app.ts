@@ -5,6 +5,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { CoreDeps } from '../../core/deps.js';
 import { registerAuth } from './plugins/auth.js';
@@ -36,6 +37,8 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
     },
     ajv: { customOptions: { coerceTypes: false } },
     routerOptions: { maxParamLength: 500 },
+    // Idle keep-alive sockets (and clients that never send a request) must not hold close().
+    forceCloseConnections: true,
     // Router-level failures (malformed URL encoding, over-long params) skip setErrorHandler.
     frameworkErrors: (err, req, reply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
@@ -77,6 +80,8 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
+  // Before auth: a refused WebSocket upgrade must still be answered and closed by the plugin.
+  await app.register(websocket);
   registerAuth(app, deps);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
