@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { CoreDeps } from '../../../core/deps.js';
 import type { Actor, RequestContext } from '../../../core/tenancy/actor.js';
 import { authenticate } from '../../../core/tenancy/authenticate.js';
@@ -24,7 +25,8 @@ export function registerAuth(app: FastifyInstance, deps: CoreDeps): void {
       apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey,
       authorization: req.headers.authorization,
     });
-    req.log = req.log.child({ org_id: req.actor.orgId, user_id: req.actor.userId });
+    // Every later line of this request carries the tenant (setBindings: no new child per request).
+    (req.log as unknown as Logger).setBindings({ org_id: req.actor.orgId, user_id: req.actor.userId });
   });
 }
 
