@@ -32,6 +32,7 @@ const EnvSchema = z.object({
   QUORUM_WORKER_LAPSE_MS: z.coerce.number().int().min(500).default(10_000),
   QUORUM_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
   QUORUM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
+  QUORUM_WORKTREE_DISK_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8),
   QUORUM_CORS_ORIGINS: z.string().optional(),
   QUORUM_METRICS_PUBLIC: bool.default(false),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
@@ -80,6 +81,8 @@ export interface Config {
     sweepIntervalMs: number;
   };
   auditRetentionDays: number;
+  /** Above this used fraction of the data filesystem, reviews that need a worktree wait. */
+  worktreeDiskThreshold: number;
   metricsPublic: boolean;
   llm: LlmConfig;
 }
@@ -139,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sweepIntervalMs: e.QUORUM_SWEEP_INTERVAL_MS,
     },
     auditRetentionDays: e.QUORUM_AUDIT_RETENTION_DAYS,
+    worktreeDiskThreshold: e.QUORUM_WORKTREE_DISK_THRESHOLD,
     metricsPublic: e.QUORUM_METRICS_PUBLIC,
     llm: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.QUORUM_ANTHROPIC_MODEL },

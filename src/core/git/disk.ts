@@ -76,6 +76,11 @@ export async function worktreeDiskUsage(dataDir: string, opts: { maxEntries?: nu
   return { root, bytesUsed, entries, partial, ...(await filesystemStats(dataDir)) };
 }
 
+/** Used fraction of the filesystem holding `dataDir`. */
+export async function filesystemUsedFraction(dataDir: string): Promise<number> {
+  return (await filesystemStats(dataDir)).fsUsedFraction;
+}
+
 export async function isDiskAboveThreshold(dataDir: string, threshold = DEFAULT_DISK_THRESHOLD): Promise<boolean> {
   return (await filesystemStats(dataDir)).fsUsedFraction > threshold;
 }

@@ -5,6 +5,8 @@ import { commitDiff } from '../git/commit-diff.js';
 import { ensureMirror, type Mirror } from '../git/mirror.js';
 import { diffBetween, resolveCommit, resolveTarget } from '../git/resolve-target.js';
 import { withWorktree } from '../git/with-worktree.js';
+import { filesystemUsedFraction } from '../git/disk.js';
+import { emitEvent } from '../events/emit.js';
 import { removeWorktree } from '../git/worktrees.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import type { ReviewRow, StoredTarget } from './reviews.repo.js';
@@ -41,6 +43,7 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
     }
     return fn({ diffText: target.diff, baseSha: null, headSha: null, commitSha: null, branch: null, worktreePath: null, omittedFiles: [] });
   }
+  await waitIfDiskFull(deps, i.review);
   const mirror = await ensureMirror(deps.config.dataDir, i.review.org_id, i.project.id, i.project.repoUrl);
   await reclaimPreviousAttempt(deps, i, mirror);
   const common = {
@@ -88,6 +91,22 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
       omittedFiles: diff.omittedFiles,
     }),
   );
+}
+
+/**
+ * Above the disk threshold no new worktree is made: the org is told (`worktree.disk_pressure`),
+ * the review goes back to queued and its job is retried later with backoff (503 = not final).
+ */
+async function waitIfDiskFull(deps: CoreDeps, review: ReviewRow): Promise<void> {
+  const used = await filesystemUsedFraction(deps.config.dataDir);
+  const threshold = deps.config.worktreeDiskThreshold;
+  if (used <= threshold) return;
+  await withTenant(deps.db, review.org_id, async (tx) => {
+    await tx.updateTable('reviews').set({ status: 'queued' }).where('id', '=', review.id).where('status', '=', 'running').execute();
+    await emitEvent(tx, { orgId: review.org_id }, { type: 'worktree.disk_pressure', payload: { used_fraction: Math.min(1, used), threshold } });
+  });
+  deps.logger.warn({ review_id: review.id, used_fraction: used, threshold }, 'worktree disk above threshold; review waits');
+  throw new AppError('not_ready', `the worktree disk is ${(used * 100).toFixed(1)}% full (threshold ${(threshold * 100).toFixed(0)}%); the review will be retried`);
 }
 
 /**
