@@ -5,6 +5,7 @@ import type { SecretBox } from './secrets/secret-box.js';
 import type { ApiKeyCache } from './tenancy/api-key-cache.js';
 import type { WakeSource } from './events/follow.js';
 import type { Gate } from './gate/gate.js';
+import type { Metrics } from './metrics.js';
 import type { ProviderRegistry } from './llm/providers/registry.js';
 
 export interface Clock {
@@ -35,4 +36,6 @@ export interface CoreDeps {
   gate: Gate;
   /** Configured LLM providers (anthropic, openai-compatible). */
   llm: ProviderRegistry;
+  /** This process's Prometheus metrics. */
+  metrics: Metrics;
 }

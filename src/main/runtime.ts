@@ -9,6 +9,7 @@ import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
 import { ApiKeyCache } from '../core/tenancy/api-key-cache.js';
 import { EventHub } from '../core/events/listener.js';
 import { PassThroughGate } from '../core/gate/gate.js';
+import { Metrics } from '../core/metrics.js';
 import { buildProviderRegistry } from '../core/llm/providers/registry.js';
 import { createKysely, createPool } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
@@ -79,6 +80,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       events: hub,
       gate: new PassThroughGate(),
       llm: buildProviderRegistry(config.llm),
+      metrics: new Metrics(),
     };
     await hub.start(runtimeUrl);
     return {

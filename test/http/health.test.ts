@@ -29,4 +29,15 @@ describe('health endpoints', () => {
     expect(Array.isArray(body.workers)).toBe(true);
     expect(r.body).not.toContain(t.rt.config.masterKey!);
   });
+
+  it('/metrics: Prometheus text for org admins, counted by route template', async () => {
+    const a = await newOrg(t, 'm@a.test', 'Metrics');
+    expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(401);
+    await t.app.inject({ url: '/v1/projects/does-not-exist', headers: auth(a.api_key) });
+    const r = await t.app.inject({ url: '/metrics', headers: auth(a.api_key) });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toContain('text/plain');
+    expect(r.body).toMatch(/quorum_http_requests_total\{method="GET",route="\/v1\/projects\/:project",status="404"\} 1/);
+    expect(r.body).not.toContain('does-not-exist');
+  });
 });

@@ -50,6 +50,10 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     const progress = ev.rows.filter((r) => r.type === 'reviewer.completed').map((r) => r.payload.completed).sort();
     expect(progress).toEqual([1, 2, 3, 4, 5]);
 
+    const metrics = await t.rt.deps.metrics.registry.metrics();
+    expect(metrics).toContain(`quorum_reviews_total{org="${a.org_id}",project="${p.id}",status="completed"} 1`);
+    expect(metrics).toContain(`quorum_worktrees_live{org="${a.org_id}",project="${p.id}"} 0`);
+
     // No worktree or lease left behind.
     const leases = await t.rt.admin.query('select count(*)::int as n from worktree_leases');
     expect(leases.rows[0].n).toBe(0);

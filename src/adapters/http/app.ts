@@ -12,6 +12,7 @@ import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { projectRoutes } from './routes/projects.routes.js';
+import { metricsRoutes } from './routes/metrics.routes.js';
 
 export interface AppOptions {
   version: string;
@@ -83,6 +84,8 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
   // Before auth: a refused WebSocket upgrade must still be answered and closed by the plugin.
   await app.register(websocket);
   registerAuth(app, deps);
+  // Root scope: its onResponse hook counts every route.
+  metricsRoutes(app, deps);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(async (scope) => healthRoutes(scope, deps, opts.version));

@@ -15,6 +15,7 @@ export function startWorktreeSweeper(
     if (running) return;
     running = sweepWorktrees(deps, { lapseMs: o.lapseMs, selfOwner: o.selfOwner })
       .then((r) => {
+        for (const x of r.removed) deps.metrics.worktreesRemoved.inc({ reason: x.reason });
         if (r.removed.length || r.failed.length) o.logger.info({ removed: r.removed, failed: r.failed, pruned: r.pruned }, 'worktree sweep');
       })
       .catch((e: unknown) => o.logger.warn({ err: { message: (e as Error).message } }, 'worktree sweep failed'))

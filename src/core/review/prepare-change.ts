@@ -61,7 +61,7 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
       return fn({ diffText: target.diff, baseSha: null, headSha: null, commitSha: null, branch: null, worktreePath: null, omittedFiles: [] });
     }
     const developer = await developerOf(deps, i.review);
-    return withWorktree(deps, { ...common, commitish: baseSha, keepBranch: true }, async (wt) => {
+    return withWorktree(deps, { ...common, commitish: baseSha, keepBranch: true }, counted(deps, i, async (wt) => {
       // A diff that does not apply to the default branch is still reviewed, from its text alone.
       const commitSha = await commitDiff(wt.path, target.diff, developer, `Quorum review ${i.review.task_id} (${i.review.id})`).catch((e: unknown) => {
         deps.logger.info({ review_id: i.review.id, err: (e as Error).message }, 'diff does not apply to the default branch; reviewing its text');
@@ -76,11 +76,11 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
         worktreePath: wt.path,
         omittedFiles: [],
       });
-    });
+    }));
   }
   const resolved = await resolveTarget(mirror.path, target);
   const diff = await diffBetween(mirror.path, resolved.baseSha, resolved.headSha);
-  return withWorktree(deps, { ...common, commitish: resolved.headSha }, (wt) =>
+  return withWorktree(deps, { ...common, commitish: resolved.headSha }, counted(deps, i, (wt) =>
     fn({
       diffText: diff.text,
       baseSha: resolved.baseIsEmptyTree ? null : resolved.baseSha,
@@ -90,7 +90,20 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
       worktreePath: wt.path,
       omittedFiles: diff.omittedFiles,
     }),
-  );
+  ));
+}
+
+/** Counts the worktrees this process holds, by org and project, while `fn` runs. */
+function counted<A, T>(deps: CoreDeps, i: PrepareInput, fn: (a: A) => Promise<T>): (a: A) => Promise<T> {
+  const labels = { org: i.review.org_id, project: i.project.id };
+  return async (a) => {
+    deps.metrics.worktreesLive.inc(labels);
+    try {
+      return await fn(a);
+    } finally {
+      deps.metrics.worktreesLive.dec(labels);
+    }
+  };
 }
 
 /**
@@ -99,6 +112,7 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
  */
 async function waitIfDiskFull(deps: CoreDeps, review: ReviewRow): Promise<void> {
   const used = await filesystemUsedFraction(deps.config.dataDir);
+  deps.metrics.worktreeDiskUsed.set(used);
   const threshold = deps.config.worktreeDiskThreshold;
   if (used <= threshold) return;
   await withTenant(deps.db, review.org_id, async (tx) => {

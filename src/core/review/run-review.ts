@@ -41,9 +41,22 @@ const CHECKPOINT_BATCH_MS = 250;
  * from where it stopped, and finding rows are unique per review (no duplicates on retries).
  */
 export async function runReview(deps: CoreDeps, job: RunReviewJob, opts: RunReviewOptions): Promise<RunOutcome> {
+  const t0 = performance.now();
+  const seen: { projectId?: string } = {};
+  const outcome = await runReviewOnce(deps, job, opts, seen);
+  if (outcome !== 'skipped') {
+    const labels = { org: job.orgId, project: seen.projectId ?? 'unknown' };
+    deps.metrics.reviews.inc({ ...labels, status: outcome });
+    deps.metrics.reviewDuration.observe(labels, (performance.now() - t0) / 1000);
+  }
+  return outcome;
+}
+
+async function runReviewOnce(deps: CoreDeps, job: RunReviewJob, opts: RunReviewOptions, seen: { projectId?: string }): Promise<RunOutcome> {
   const claim = await claimReview(deps, job);
   if (claim.kind !== 'run') return claim.kind;
   const { review, project } = claim;
+  seen.projectId = review.project_id;
   const panel = review.panel as ReviewerSpec[];
   const log = deps.logger.child({ review_id: review.id, org_id: review.org_id, project_id: review.project_id, correlation_id: job.correlationId });
 
