@@ -32,6 +32,12 @@ Examples:
   QUORUM_API_KEY=qk_… quorum projects list --json`,
   );
 
+// `quorum … | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 registerProcesses(program);
 registerAdmin(program);
 registerProjects(program);
