@@ -74,7 +74,9 @@ async function printBanner(runtime: Runtime, config: Config, url: string): Promi
       '    npx quorum projects create my-repo --repo /path/to/repo',
       `    curl -H "X-API-Key: $QUORUM_API_KEY" ${url}/v1/projects`,
     );
-    if (config.auth.signup === 'open') lines.push('', `  Sign-up is open: POST ${url}/v1/auth/signup {email,password,name}`);
+    if (config.auth.signup !== 'closed') {
+      lines.push('', `  Or sign up as the first user (you will own a new org): POST ${url}/v1/auth/signup {"email","password","name"}`);
+    }
   }
   process.stdout.write(lines.join('\n') + '\n\n');
 }

@@ -223,11 +223,12 @@ describe('signup modes', () => {
   it("'invite' needs a valid invite token for the same email; joins the inviting org with the invite's role", async () => {
     const t = await createTestApp({ QUORUM_SIGNUP: 'invite' });
     try {
+      // Not a new installation any more (see first-signup.test.ts for the first user).
+      const owner = await newOrg(t, 'own@example.test', 'Inviting');
       const none = await signupVia(t, { email: 'solo@example.test' });
       expect(none.statusCode).toBe(403);
       expect(none.json().error.code).toBe('signup_closed');
 
-      const owner = await newOrg(t, 'own@example.test', 'Inviting');
       const inv = (await t.app.inject({ method: 'POST', url: '/v1/orgs/current/invites', headers: auth(owner.api_key), payload: { email: 'guest@example.test', role: 'member' } })).json();
 
       const wrongEmail = await signupVia(t, { email: 'intruder@example.test', invite_token: inv.token });

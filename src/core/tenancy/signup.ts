@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { CoreDeps } from '../deps.js';
 import { AppError, notFound } from '../errors.js';
 import { withTenant } from '../../db/client.js';
@@ -22,10 +23,17 @@ const exists = () => new AppError('already_exists', 'a user with this email alre
 export async function signup(deps: CoreDeps, req: RequestInfo, input: SignupInput): Promise<SessionOut> {
   const mode = deps.config.auth.signup;
   if (mode === 'closed') throw new AppError('signup_closed', 'signup is closed on this server; ask an administrator');
-  if (!input.invite_token && mode === 'invite') {
+  // On a new installation (no user at all) the first person may sign up and owns the first org:
+  // the zero-set-up way in, equivalent to `quorum bootstrap`. After that, invitations only.
+  if (!input.invite_token && mode === 'invite' && (await hasUsers(deps))) {
     throw new AppError('signup_closed', 'signup is by invitation only: pass the invite_token you were sent');
   }
   return input.invite_token ? signupWithInvite(deps, req, input, input.invite_token) : signupOpen(deps, req, input);
+}
+
+async function hasUsers(deps: CoreDeps): Promise<boolean> {
+  const r = await sql<{ has: boolean }>`select quorum.system_has_users() as has`.execute(deps.db);
+  return r.rows[0]?.has ?? true;
 }
 
 const actorFor = (userId: string, orgId: string, orgRole: Actor['orgRole']): Actor => ({
