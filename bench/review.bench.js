@@ -16,7 +16,7 @@ import { startWorker } from '../dist/adapters/worker/runner.js';
 const SEQ = Number(process.env.BENCH_SEQUENTIAL ?? 40);
 const PAR = Number(process.env.BENCH_PARALLEL_TOTAL ?? 60);
 
-function fixtureDiff() {
+export function fixtureDiff() {
   const parts = [];
   for (let f = 0; f < 10; f++) {
     const lines = [];

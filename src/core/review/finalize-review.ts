@@ -90,10 +90,12 @@ export async function finalizeReview(
     // Files are written before commit: a crash after commit can't leave a completed review
     // without its report; a failed commit leaves a report the retry overwrites.
     const dir = deps.config.dataDir;
-    await writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), md);
-    await writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), JSON.stringify(json, null, 2));
-    await writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), JSON.stringify(sarif, null, 2));
-    await writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md);
+    await Promise.all([
+      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), md),
+      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), JSON.stringify(json, null, 2)),
+      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), JSON.stringify(sarif, null, 2)),
+      writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md),
+    ]);
     await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
       score: summary.score,
       verdict: summary.verdict,
