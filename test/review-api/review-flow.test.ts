@@ -21,6 +21,12 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     const a = await newOrg(t, 'alice@flow.test', 'Flow A');
     const repo = await makeRepo({ 'src/users.ts': SQLI_TS });
     const p = (await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'api', repo_url: repo } })).json();
+    // The response comes on the review.completed event; the job itself ends a moment later.
+    const jobDone = new Promise<void>((resolve) =>
+      worker.runner.events.on('job:complete', ({ job }) => {
+        if (job.task_identifier === 'run_review') resolve();
+      }),
+    );
     const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'api', task_id: 'T-1' } });
     expect(res.statusCode, res.body).toBe(200);
     const review = res.json();
@@ -50,6 +56,7 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     const progress = ev.rows.filter((r) => r.type === 'reviewer.completed').map((r) => r.payload.completed).sort();
     expect(progress).toEqual([1, 2, 3, 4, 5]);
 
+    await jobDone;
     const metrics = await t.rt.deps.metrics.registry.metrics();
     expect(metrics).toContain(`quorum_reviews_total{org="${a.org_id}",project="${p.id}",status="completed"} 1`);
     expect(metrics).toContain(`quorum_worktrees_live{org="${a.org_id}",project="${p.id}"} 0`);
