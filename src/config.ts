@@ -9,6 +9,23 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
+const PoolLimitsShape = { rpm: z.number().int().min(1).optional(), itpm: z.number().int().min(1).optional(), otpm: z.number().int().min(1).optional() };
+
+/** An env var holding JSON, validated by `schema`. */
+function jsonOf<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
 const EnvSchema = z.object({
   QUORUM_DATA_DIR: z.string().min(1).optional(),
   DATABASE_URL: z.string().url().optional(),
@@ -31,6 +48,11 @@ const EnvSchema = z.object({
   QUORUM_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   QUORUM_WORKER_LAPSE_MS: z.coerce.number().int().min(500).default(10_000),
   QUORUM_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  // Cluster: graceful shutdown, singletons, a starting process waiting for its database, metrics port.
+  QUORUM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
+  QUORUM_SINGLETON_PING_MS: z.coerce.number().int().min(100).default(2_000),
+  QUORUM_DB_BOOT_WAIT_MS: z.coerce.number().int().min(0).default(60_000),
+  QUORUM_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   QUORUM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   QUORUM_WORKTREE_DISK_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8),
   QUORUM_CORS_ORIGINS: z.string().optional(),
@@ -44,6 +66,31 @@ const EnvSchema = z.object({
   QUORUM_OPENAI_STRUCTURED_OUTPUT: z.enum(['json_schema', 'tools', 'none']).default('json_schema'),
   QUORUM_LLM_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(120_000),
   QUORUM_LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(256).max(64_000).default(4_096),
+  // The gate: upstream limits per provider account (each model class gets these), tenant limits, prices.
+  ANTHROPIC_RPM: z.coerce.number().int().min(1).optional(),
+  ANTHROPIC_ITPM: z.coerce.number().int().min(1).optional(),
+  ANTHROPIC_OTPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_OPENAI_RPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_OPENAI_ITPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_OPENAI_OTPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_POOLS: jsonOf(z.record(z.string().regex(/^[a-z-]+:[A-Za-z0-9._-]+$/), z.strictObject(PoolLimitsShape))).optional(),
+  QUORUM_GATE_PRICES: jsonOf(
+    z.record(z.string().min(1), z.strictObject({ input: z.number().min(0), output: z.number().min(0), cache_write: z.number().min(0).optional(), cache_read: z.number().min(0).optional() })),
+  ).optional(),
+  QUORUM_GATE_STORE: z.enum(['postgres', 'memory']).default('postgres'),
+  QUORUM_GATE_AGING_MS: z.coerce.number().int().min(0).default(30_000),
+  QUORUM_GATE_POLL_MS: z.coerce.number().int().min(5).max(5_000).default(100),
+  QUORUM_GATE_MAX_RETRIES: z.coerce.number().int().min(0).max(50).default(8),
+  QUORUM_GATE_WEIGHTS: z
+    .string()
+    .regex(/^(free|pro|enterprise)=\d+(\.\d+)?(,(free|pro|enterprise)=\d+(\.\d+)?)*$/, 'expected e.g. free=1,pro=2,enterprise=4')
+    .optional(),
+  QUORUM_GATE_ORG_RPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_ORG_TPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_USER_RPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_USER_TPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_KEY_RPM: z.coerce.number().int().min(1).optional(),
+  QUORUM_GATE_KEY_TPM: z.coerce.number().int().min(1).optional(),
 });
 
 export type DatabaseMode = 'embedded' | 'external';
@@ -79,12 +126,50 @@ export interface Config {
     heartbeatMs: number;
     lapseMs: number;
     sweepIntervalMs: number;
+    /** How often a singleton's holder checks that it still holds its lock (and its connection lives). */
+    singletonPingMs: number;
   };
   auditRetentionDays: number;
   /** Above this used fraction of the data filesystem, reviews that need a worktree wait. */
   worktreeDiskThreshold: number;
   metricsPublic: boolean;
+  /** SIGTERM: in-flight HTTP requests and jobs get this long to finish before jobs are handed back. */
+  shutdownGraceMs: number;
+  /** A process that starts while its (external) database is unreachable waits this long for it. */
+  databaseBootWaitMs: number;
+  /** When set, /metrics is also served without auth on this port (worker processes, private scrapers). */
+  metricsPort: number | undefined;
   llm: LlmConfig;
+  gate: GateConfig;
+}
+
+export interface PoolLimits {
+  rpm?: number | undefined;
+  itpm?: number | undefined;
+  otpm?: number | undefined;
+}
+
+export interface TenantRateLimits {
+  rpm?: number | undefined;
+  tpm?: number | undefined;
+}
+
+/** The gate (src/core/gate): upstream limits, fairness, tenant limits, prices. */
+export interface GateConfig {
+  /** `postgres`: buckets shared by every process (the default); `memory`: this process only. */
+  store: 'postgres' | 'memory';
+  /** Per provider account, applied to each of its model classes; absent = learn from headers. */
+  providers: Record<string, PoolLimits>;
+  /** Overrides per `provider:modelClass`, e.g. `anthropic:haiku`. */
+  pools: Record<string, PoolLimits>;
+  /** USD per million tokens by model-name prefix (merged over the built-in table). */
+  prices: Record<string, { input: number; output: number; cacheWrite?: number | undefined; cacheRead?: number | undefined }>;
+  agingMs: number;
+  pollMs: number;
+  maxRetries: number;
+  weights: Record<'free' | 'pro' | 'enterprise', number>;
+  /** Defaults for every org / user / API key; rows in gate_limits override them. */
+  defaults: { org: TenantRateLimits; user: TenantRateLimits; key: TenantRateLimits };
 }
 
 /** LLM providers. A provider without its key/URL is simply not available (reviewers fall back to builtin). */
@@ -140,10 +225,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       heartbeatMs: e.QUORUM_WORKER_HEARTBEAT_MS,
       lapseMs: e.QUORUM_WORKER_LAPSE_MS,
       sweepIntervalMs: e.QUORUM_SWEEP_INTERVAL_MS,
+      singletonPingMs: e.QUORUM_SINGLETON_PING_MS,
     },
     auditRetentionDays: e.QUORUM_AUDIT_RETENTION_DAYS,
     worktreeDiskThreshold: e.QUORUM_WORKTREE_DISK_THRESHOLD,
     metricsPublic: e.QUORUM_METRICS_PUBLIC,
+    shutdownGraceMs: e.QUORUM_SHUTDOWN_GRACE_MS,
+    databaseBootWaitMs: e.QUORUM_DB_BOOT_WAIT_MS,
+    metricsPort: e.QUORUM_METRICS_PORT,
     llm: {
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.QUORUM_ANTHROPIC_MODEL },
       openai: {
@@ -154,6 +243,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       },
       timeoutMs: e.QUORUM_LLM_TIMEOUT_MS,
       maxOutputTokens: e.QUORUM_LLM_MAX_OUTPUT_TOKENS,
+    },
+    gate: {
+      store: e.QUORUM_GATE_STORE,
+      providers: {
+        anthropic: { rpm: e.ANTHROPIC_RPM, itpm: e.ANTHROPIC_ITPM, otpm: e.ANTHROPIC_OTPM },
+        'openai-compatible': { rpm: e.QUORUM_OPENAI_RPM, itpm: e.QUORUM_OPENAI_ITPM, otpm: e.QUORUM_OPENAI_OTPM },
+      },
+      pools: e.QUORUM_GATE_POOLS ?? {},
+      prices: Object.fromEntries(
+        Object.entries(e.QUORUM_GATE_PRICES ?? {}).map(([k, v]) => [k, { input: v.input, output: v.output, cacheWrite: v.cache_write, cacheRead: v.cache_read }]),
+      ),
+      agingMs: e.QUORUM_GATE_AGING_MS,
+      pollMs: e.QUORUM_GATE_POLL_MS,
+      maxRetries: e.QUORUM_GATE_MAX_RETRIES,
+      weights: {
+        free: 1,
+        pro: 2,
+        enterprise: 4,
+        ...Object.fromEntries((e.QUORUM_GATE_WEIGHTS ?? '').split(',').filter(Boolean).map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])])),
+      },
+      defaults: {
+        org: { rpm: e.QUORUM_GATE_ORG_RPM, tpm: e.QUORUM_GATE_ORG_TPM },
+        user: { rpm: e.QUORUM_GATE_USER_RPM, tpm: e.QUORUM_GATE_USER_TPM },
+        key: { rpm: e.QUORUM_GATE_KEY_RPM, tpm: e.QUORUM_GATE_KEY_TPM },
+      },
     },
   };
 }

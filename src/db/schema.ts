@@ -234,6 +234,61 @@ export interface EventsTable {
   created_at: Generated<Date>;
 }
 
+export interface UsageLedgerTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string | null;
+  user_id: string | null;
+  api_key_id: string | null;
+  review_id: string | null;
+  provider: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_tokens: number;
+  cache_read_tokens: number;
+  cost_usd: ColumnType<string, string | number, string | number>;
+  latency_ms: number;
+  wait_ms: number;
+  attempts: number;
+  outcome: 'ok' | 'error' | 'aborted' | 'rejected';
+  error_code: string | null;
+  created_at: Generated<Date>;
+}
+
+export type LimitScope = 'org' | 'project' | 'user' | 'key';
+
+export interface GateLimitsTable {
+  id: Generated<string>;
+  org_id: string;
+  scope: LimitScope;
+  subject_id: string;
+  monthly_budget_usd: ColumnType<string | null, string | number | null, string | number | null>;
+  rpm: number | null;
+  tpm: number | null;
+  updated_at: Generated<Date>;
+}
+
+export interface BudgetSpendTable {
+  org_id: string;
+  scope: 'org' | 'project' | 'user';
+  subject_id: string;
+  month: ColumnType<Date | string, string, string>;
+  spent_usd: ColumnType<string, string | number | undefined, string | number>;
+  warned_at: Timestamp | null;
+}
+
+export interface BudgetReservationsTable {
+  id: Generated<string>;
+  org_id: string;
+  project_id: string | null;
+  user_id: string | null;
+  month: ColumnType<Date | string, string, string>;
+  amount_usd: ColumnType<string, string | number, string | number>;
+  expires_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   orgs: OrgsTable;
   users: UsersTable;
@@ -252,4 +307,8 @@ export interface Database {
   knowledge: KnowledgeTable;
   worktree_leases: WorktreeLeasesTable;
   events: EventsTable;
+  usage_ledger: UsageLedgerTable;
+  gate_limits: GateLimitsTable;
+  budget_spend: BudgetSpendTable;
+  budget_reservations: BudgetReservationsTable;
 }

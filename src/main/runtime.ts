@@ -8,7 +8,9 @@ import { systemClock, type CoreDeps } from '../core/deps.js';
 import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
 import { ApiKeyCache } from '../core/tenancy/api-key-cache.js';
 import { EventHub } from '../core/events/listener.js';
-import { PassThroughGate } from '../core/gate/gate.js';
+import { MemoryBucketStore } from '../core/gate/buckets.js';
+import { PgBucketStore } from '../core/gate/gate-buckets.repo.js';
+import { SchedulingGate } from '../core/gate/scheduling-gate.js';
 import { Metrics } from '../core/metrics.js';
 import { buildProviderRegistry } from '../core/llm/providers/registry.js';
 import { createKysely, createPool } from '../db/client.js';
@@ -65,6 +67,14 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
     });
     const db = createKysely(appPool);
     const hub = new EventHub({ db, logger: log, role: config.database.appRole, applicationName: `${opts.applicationName ?? 'quorum'}-events` });
+    const metrics = new Metrics();
+    const gate = new SchedulingGate({
+      db,
+      store: config.gate.store === 'memory' ? new MemoryBucketStore() : new PgBucketStore(db),
+      config: config.gate,
+      logger: log.child({ component: 'gate' }),
+      metrics,
+    });
     const masterKeys = await loadMasterKeys(config);
     const secrets = new SecretBox(masterKeys);
     const jwtKey = config.auth.jwtSecret ? new TextEncoder().encode(config.auth.jwtSecret) : secrets.deriveKey('jwt-hs256');
@@ -78,9 +88,9 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       jwtKey,
       apiKeyCache: new ApiKeyCache(config.auth.apiKeyCacheMs),
       events: hub,
-      gate: new PassThroughGate(),
+      gate,
       llm: buildProviderRegistry(config.llm),
-      metrics: new Metrics(),
+      metrics,
     };
     await hub.start(runtimeUrl);
     return {

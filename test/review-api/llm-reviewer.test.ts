@@ -11,7 +11,7 @@ describe('LLM reviewers in a review (Anthropic stand-in)', () => {
   let standIn: AnthropicStandIn;
   beforeAll(async () => {
     standIn = await AnthropicStandIn.start();
-    t = await createTestApp({ ANTHROPIC_API_KEY: STAND_IN_API_KEY, ANTHROPIC_BASE_URL: standIn.url });
+    t = await createTestApp({ ANTHROPIC_API_KEY: STAND_IN_API_KEY, ANTHROPIC_BASE_URL: standIn.url, QUORUM_GATE_MAX_RETRIES: '2' });
     worker = await startWorker(t.rt, { concurrency: 2 });
   });
   afterAll(async () => {
@@ -44,11 +44,30 @@ describe('LLM reviewers in a review (Anthropic stand-in)', () => {
     expect(fromModel[0].agreement.n).toBe(3);
   });
 
-  it('a provider outage fails that reviewer, not the review', async () => {
+  it('a transient 529 is retried by the gate: the model reviewer completes', async () => {
+    const a = await newOrg(t, 'o3@llm.test', 'LLM Org 3');
+    const settings = { panel: [{ persona: 'correctness', provider: 'anthropic' }] };
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'svc3', settings } });
+    const before = standIn.requests.length;
+    standIn.failNext('overloaded');
+    const res = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: auth(a.api_key),
+      payload: { project_id: 'svc3', task_id: 'llm-3', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().status).toBe('completed');
+    expect(standIn.requests.length - before).toBe(2);
+    const runs = await t.rt.admin.query(`select status from reviewer_runs where review_id = $1`, [res.json().id]);
+    expect(runs.rows.map((r) => r.status)).toEqual(['completed']);
+    const ledger = await t.rt.admin.query(`select outcome, attempts from usage_ledger where review_id = $1`, [res.json().id]);
+    expect(ledger.rows).toEqual([{ outcome: 'ok', attempts: 2 }]);
+  });
+
+  it('a provider outage that outlasts the retries fails that reviewer, not the review', async () => {
     const a = await newOrg(t, 'o2@llm.test', 'LLM Org 2');
     const settings = { panel: [{ persona: 'security', provider: 'builtin' }, { persona: 'correctness', provider: 'anthropic' }] };
     await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'svc2', settings } });
-    standIn.failNext('overloaded');
+    standIn.failNext('overloaded', 3); // the first try and QUORUM_GATE_MAX_RETRIES = 2 retries
     const res = await t.app.inject({
       method: 'POST', url: '/v1/review', headers: auth(a.api_key),
       payload: { project_id: 'svc2', task_id: 'llm-2', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } },

@@ -66,6 +66,20 @@ export const EVENT_CATALOGUE = {
     scope: 'review',
     versions: { 1: z.strictObject({ reason: z.string().optional() }) },
   },
+  'budget.warning': {
+    // Org-wide: a monthly budget (of the org, a project or a user) passed 90 %; sent once per month.
+    scope: 'org',
+    versions: {
+      1: z.strictObject({
+        scope: z.enum(['org', 'project', 'user']),
+        subject_id: z.string().uuid(),
+        month: z.string().regex(/^\d{4}-\d{2}$/),
+        limit_usd: z.number().min(0),
+        spent_usd: z.number().min(0),
+        fraction: z.number().min(0),
+      }),
+    },
+  },
   'worktree.disk_pressure': {
     // Org-wide (no review): new reviews of the org wait while the worktree disk is too full.
     scope: 'org',

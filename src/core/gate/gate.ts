@@ -53,6 +53,12 @@ export interface GateRequest {
   provider: string;
   model: string;
   priority: GatePriority;
+  /** The caller's role in the project: inside an org, admin > reviewer > viewer (with aging). */
+  role?: 'owner' | 'admin' | 'member' | 'reviewer' | 'viewer' | undefined;
+  /** What the call is for (e.g. `review:security`): output estimates are kept per purpose. */
+  purpose?: string | undefined;
+  /** false: fail with `rate_limited` / `budget_exceeded` instead of waiting on the caller's own limits. */
+  wait?: boolean | undefined;
   /** Counted from the full request (system, messages, tool schema); see estimate-tokens.ts. */
   estimatedInputTokens: number;
   /** The request's `max_tokens`: the upper bound of what the call can consume from OTPM. */

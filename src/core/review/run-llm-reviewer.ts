@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { estimateTokens } from '../gate/estimate-tokens.js';
 import { reviewThroughGate } from '../llm/providers/gated.js';
 import { ProviderError } from '../llm/providers/provider.js';
+import { developerRole } from '../tenancy/developer-role.js';
 import { splitForBudget } from './diff.js';
 import { reviewerKey } from './panel.js';
 import type { ReviewerRunner } from './run-reviewer.js';
@@ -21,6 +22,7 @@ export const runLlmReviewer: ReviewerRunner = async (deps: CoreDeps, spec, ctx) 
   const provider = deps.llm.get(spec.provider, spec.model);
   const split = splitForBudget(ctx.files, CHUNK_TOKEN_BUDGET, estimateTokens, { maxChunks: MAX_CHUNKS });
   const findings: RawFinding[] = [];
+  const role = await developerRole(deps.db, ctx.orgId, ctx.projectId, ctx.userId);
   const usage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, calls: 0 };
   for (const chunk of split.chunks) {
     try {
@@ -34,6 +36,8 @@ export const runLlmReviewer: ReviewerRunner = async (deps: CoreDeps, spec, ctx) 
           ...(ctx.apiKeyId && { apiKeyId: ctx.apiKeyId }),
           reviewId: ctx.reviewId,
           priority: ctx.priority,
+          role,
+          purpose: `review:${reviewerKey(spec)}`,
           signal: ctx.signal,
         },
         { persona: spec.persona, diffChunk: chunk.text, files: chunk.files.map((f) => f.path), reviewer: reviewerKey(spec) },

@@ -14,6 +14,9 @@ export interface GateContext {
   apiKeyId?: string;
   reviewId?: string;
   priority: GatePriority;
+  role?: GateRequest['role'];
+  purpose?: string;
+  wait?: boolean;
   signal?: AbortSignal;
 }
 

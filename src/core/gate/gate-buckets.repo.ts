@@ -1,0 +1,36 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/client.js';
+import type { AcquireResult, BucketDemand, BucketStore, LearnInput } from './buckets.js';
+
+/**
+ * Buckets shared by every process through PostgreSQL (migration 0007): one row per bucket, refilled
+ * lazily by the database's clock, taken and settled atomically under row locks. Several worker
+ * processes therefore draw on the SAME upstream limits rather than on per-process slices.
+ */
+export class PgBucketStore implements BucketStore {
+  readonly shared = true;
+
+  constructor(private readonly db: Db) {}
+
+  async acquire(items: readonly BucketDemand[]): Promise<AcquireResult> {
+    if (items.length === 0) return { ok: true };
+    const { rows } = await sql<{ ok: boolean; wait_ms: number; blocked_key: string | null; blocked_tenant: boolean }>`
+      select * from quorum.gate_acquire(
+        ${items.map((i) => i.key)}::text[], ${items.map((i) => i.capacityPerMin)}::float8[],
+        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[])`.execute(this.db);
+    const r = rows[0];
+    if (!r || r.ok) return { ok: true };
+    return { ok: false, waitMs: Number(r.wait_ms), blockedKey: r.blocked_key ?? '', tenant: r.blocked_tenant };
+  }
+
+  async adjust(items: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>): Promise<void> {
+    const live = items.filter((i) => i.delta !== 0);
+    if (live.length === 0) return;
+    await sql`select quorum.gate_adjust(${live.map((i) => i.key)}::text[], ${live.map((i) => i.capacityPerMin)}::float8[], ${live.map((i) => i.delta)}::float8[])`.execute(this.db);
+  }
+
+  async learn(key: string, capacityPerMin: number, input: LearnInput): Promise<void> {
+    const pause = input.pauseUntilMs === undefined ? null : new Date(input.pauseUntilMs);
+    await sql`select quorum.gate_learn(${key}, ${capacityPerMin}::float8, ${input.limit ?? null}::float8, ${input.remaining ?? null}::float8, ${pause}::timestamptz)`.execute(this.db);
+  }
+}
