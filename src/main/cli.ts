@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { AppError, exitCodeFor } from '../core/errors.js';
 import { registerAdmin } from '../adapters/cli/commands/admin.js';
 import { registerKeys } from '../adapters/cli/commands/keys.js';
+import { registerMcp } from '../adapters/cli/commands/mcp.js';
 import { registerProcesses } from '../adapters/cli/commands/processes.js';
 import { registerProjects } from '../adapters/cli/commands/projects.js';
 import { registerReview } from '../adapters/cli/commands/review.js';
@@ -44,6 +45,7 @@ registerProjects(program);
 registerKeys(program);
 registerUsers(program);
 registerReview(program);
+registerMcp(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);

@@ -7,6 +7,8 @@ import { keyRoutes } from './routes/keys.routes.js';
 import { memberRoutes } from './routes/members.routes.js';
 import { reviewRoutes } from './routes/reviews.routes.js';
 import { eventRoutes } from './routes/events.routes.js';
+import { mcpRoutes } from './routes/mcp.routes.js';
+import { planRoutes } from './routes/plan.routes.js';
 
 /**
  * Route plugins beyond the foundation (projects, health). Each capability adds its plugin here,
@@ -20,4 +22,6 @@ export const allRoutes: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<
   auditRoutes,
   reviewRoutes,
   eventRoutes,
+  planRoutes,
+  mcpRoutes,
 ];

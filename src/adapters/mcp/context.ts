@@ -4,6 +4,11 @@ import type { QuorumBackend } from './backend.js';
 
 /** What every tool and resource of one MCP server shares. */
 export interface McpContext {
+  /**
+   * Settles when the fields below are final. `quorum mcp` answers `initialize` at once and starts
+   * its database meanwhile; every tool and resource awaits this before touching the backend.
+   */
+  ready?: Promise<unknown>;
   backend: QuorumBackend;
   logger: Logger;
   /** Project used when a call names none: the registered local repository, or --project. */

@@ -9,6 +9,7 @@ export function registerKnowledgeResources(server: McpServer, c: McpContext): vo
     new ResourceTemplate('knowledge://{project}', {
       list: async () => {
         try {
+          await c.ready;
           const projects = await c.backend.listProjects({ limit: 200 });
           return {
             resources: projects.items.map((p) => ({
@@ -25,6 +26,7 @@ export function registerKnowledgeResources(server: McpServer, c: McpContext): vo
     { title: 'Project knowledge', description: "A project's KNOWLEDGE.md: serious findings kept from its reviews, newest first.", mimeType: 'text/markdown' },
     async (uri, vars) => {
       try {
+        await c.ready;
         const k = await c.backend.knowledgeMarkdown(one(vars.project));
         return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text: k.markdown }] };
       } catch (e) {

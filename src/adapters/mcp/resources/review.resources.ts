@@ -16,6 +16,7 @@ export function registerReviewResources(server: McpServer, c: McpContext): void 
       // The most recent completed reviews you can see (older ones stay readable by URI).
       list: async () => {
         try {
+          await c.ready;
           const [projects, reviews] = await Promise.all([
             c.backend.listProjects({ limit: 200 }),
             c.backend.listReviews(ListReviewsQuery.parse({ status: 'completed', limit: LISTED })),
@@ -41,6 +42,7 @@ export function registerReviewResources(server: McpServer, c: McpContext): void 
     { title: 'Review report', description: 'The Markdown report of a completed review: verdict, score, findings.', mimeType: 'text/markdown' },
     async (uri, vars) => {
       try {
+        await c.ready;
         const reviewId = one(vars.review_id);
         if (!UUID_RE.test(reviewId)) throw new AppError('not_found', 'review not found');
         const text = await c.backend.reviewMarkdown(one(vars.project), reviewId);

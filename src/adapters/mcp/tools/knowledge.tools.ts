@@ -25,6 +25,7 @@ export function registerKnowledgeTools(server: McpServer, c: McpContext): void {
     },
     async (a) => {
       try {
+        await c.ready;
         const q = SearchKnowledgeQuery.parse({ q: a.query, cursor: a.cursor, limit: a.limit ?? 20 });
         const page = KnowledgePage.parse(await c.backend.searchKnowledge(projectOf(c, a.project), q));
         const lines = page.items.map((k) => `- [severity ${k.severity}] ${k.title} — ${k.file} (${k.category}; ${k.developer_name}, ${k.created_at.slice(0, 10)})`);

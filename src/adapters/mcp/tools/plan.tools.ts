@@ -23,6 +23,7 @@ export function registerPlanTools(server: McpServer, c: McpContext): void {
     },
     async (a, extra) => {
       try {
+        await c.ready;
         const input = GeneratePlanInput.parse({ project_id: projectOf(c, a.project), requirements: a.requirements, ...(a.max_tasks && { max_tasks: a.max_tasks }) });
         const plan = PlanOut.parse(await c.backend.generatePlan(input, extra.signal));
         const lines = plan.tasks.map((t) => `${t.id}. ${t.title}${t.depends_on.length ? ` (after ${t.depends_on.join(', ')})` : ''}`);

@@ -21,6 +21,7 @@ export function registerProjectTools(server: McpServer, c: McpContext): void {
     },
     async (a) => {
       try {
+        await c.ready;
         const page = ProjectPage.parse(await c.backend.listProjects({ cursor: a.cursor, limit: a.limit ?? 50 }));
         const lines = page.items.map((p) => `- ${p.slug} (${p.role ?? 'no role'})${p.repo_url ? ` ${p.repo_url}` : ''}`);
         return { content: jsonText([`${page.items.length} project(s).`, ...lines].join('\n'), page), structuredContent: page };

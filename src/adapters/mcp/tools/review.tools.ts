@@ -46,6 +46,7 @@ export function registerReviewTools(server: McpServer, c: McpContext): void {
     },
     async (a, extra) => {
       try {
+        await c.ready;
         const kinds = [a.diff !== undefined, a.base !== undefined || a.head !== undefined, a.working_tree === true].filter(Boolean).length;
         if (kinds > 1) throw new AppError('validation_failed', 'give at most one of diff, base+head, working_tree');
         if ((a.base === undefined) !== (a.head === undefined)) throw new AppError('validation_failed', 'base and head go together');
@@ -111,6 +112,7 @@ export function registerReviewTools(server: McpServer, c: McpContext): void {
     },
     async ({ review_id }) => {
       try {
+        await c.ready;
         const out = ReviewOut.parse(await c.backend.getReview(review_id));
         const done = ['completed', 'failed', 'cancelled'].includes(out.status);
         return { content: jsonText(summarize(out, done), out), structuredContent: out };
@@ -140,6 +142,7 @@ export function registerReviewTools(server: McpServer, c: McpContext): void {
     },
     async (a) => {
       try {
+        await c.ready;
         const q = ListReviewsQuery.parse({ ...a, limit: a.limit ?? 20 });
         const page = ReviewPage.parse(await c.backend.listReviews(q));
         return { content: jsonText(`${page.items.length} review(s)${page.next_cursor ? '; more with next_cursor' : ''}.`, page), structuredContent: page };
