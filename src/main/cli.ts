@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { ConfigError } from '../config.js';
 import { AppError, exitCodeFor } from '../core/errors.js';
 import { registerAdmin } from '../adapters/cli/commands/admin.js';
+import { registerDev } from '../adapters/cli/commands/dev.js';
 import { registerKeys } from '../adapters/cli/commands/keys.js';
 import { registerMcp } from '../adapters/cli/commands/mcp.js';
 import { registerProcesses } from '../adapters/cli/commands/processes.js';
@@ -46,6 +47,7 @@ registerKeys(program);
 registerUsers(program);
 registerReview(program);
 registerMcp(program);
+registerDev(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
