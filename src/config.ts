@@ -59,7 +59,7 @@ const EnvSchema = z.object({
   QUORUM_METRICS_PUBLIC: bool.default(false),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.string().url().default('https://api.anthropic.com'),
-  QUORUM_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-5'),
+  QUORUM_ANTHROPIC_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
   QUORUM_OPENAI_BASE_URL: z.string().url().optional(),
   QUORUM_OPENAI_API_KEY: z.string().min(1).optional(),
   QUORUM_OPENAI_MODEL: z.string().min(1).optional(),

@@ -15,7 +15,7 @@ afterEach(async () => {
 
 async function setup(opts: AnthropicStandInOptions = {}, apiKey = STAND_IN_API_KEY) {
   standIn = await AnthropicStandIn.start(opts);
-  const provider = new AnthropicProvider({ apiKey, baseUrl: standIn.url, model: 'claude-sonnet-4-5', timeoutMs: 10_000, maxOutputTokens: 1024 });
+  const provider = new AnthropicProvider({ apiKey, baseUrl: standIn.url, model: 'claude-sonnet-4-6', timeoutMs: 10_000, maxOutputTokens: 1024 });
   return { s: standIn, provider };
 }
 
@@ -48,7 +48,7 @@ describe('AnthropicProvider against the Messages API stand-in', () => {
     expect(rec.headers['anthropic-version']).toMatch(/^\d{4}-\d\d-\d\d$/);
     expect(rec.headers['x-stainless-retry-count']).toBe('0');
     const body = rec.body as MessagesBody & { system: string };
-    expect(body.model).toBe('claude-sonnet-4-5');
+    expect(body.model).toBe('claude-sonnet-4-6');
     expect(body.max_tokens).toBe(1024);
     expect(body.tool_choice).toEqual({ type: 'tool', name: REPORT_TOOL_NAME });
     expect(body.tools?.[0]?.input_schema).toEqual(FINDINGS_JSON_SCHEMA);
@@ -65,7 +65,7 @@ describe('AnthropicProvider against the Messages API stand-in', () => {
     expect(out.headers['anthropic-ratelimit-input-tokens-limit']).toBe('40000');
     expect(out.headers['anthropic-ratelimit-output-tokens-reset']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(out.requestId).toBe('req_standin_000001');
-    expect(out.model).toBe('claude-sonnet-4-5');
+    expect(out.model).toBe('claude-sonnet-4-6');
   });
 
   it('reports nothing on a clean change', async () => {

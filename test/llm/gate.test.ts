@@ -27,7 +27,7 @@ afterEach(async () => {
 describe('PassThroughGate', () => {
   it('runs a real provider call once and passes usage and headers through to its observer', async () => {
     standIn = await AnthropicStandIn.start({ limits: { rpm: 100, itpm: 100_000, otpm: 20_000 } });
-    const provider = new AnthropicProvider({ apiKey: STAND_IN_API_KEY, baseUrl: standIn.url, model: 'claude-sonnet-4-5', timeoutMs: 10_000, maxOutputTokens: 2048 });
+    const provider = new AnthropicProvider({ apiKey: STAND_IN_API_KEY, baseUrl: standIn.url, model: 'claude-sonnet-4-6', timeoutMs: 10_000, maxOutputTokens: 2048 });
     const seen: GateObservation[] = [];
     const gate = new PassThroughGate({ observe: (o) => seen.push(o) });
 
@@ -41,14 +41,14 @@ describe('PassThroughGate', () => {
     expect(o.usage).toEqual(out.usage);
     expect(o.usage?.inputTokens).toBeGreaterThan(0);
     expect(o.headers?.['anthropic-ratelimit-requests-remaining']).toBe('99');
-    expect(o.req).toMatchObject({ ...ctx, provider: 'anthropic', model: 'claude-sonnet-4-5', maxOutputTokens: 2048 });
+    expect(o.req).toMatchObject({ ...ctx, provider: 'anthropic', model: 'claude-sonnet-4-6', maxOutputTokens: 2048 });
     // The reservation errs high: never below what the server actually counted.
     expect(o.req.estimatedInputTokens).toBeGreaterThanOrEqual(out.usage.inputTokens);
   });
 
   it('reserves max_tokens of a completion as its output bound', async () => {
     standIn = await AnthropicStandIn.start();
-    const provider = new AnthropicProvider({ apiKey: STAND_IN_API_KEY, baseUrl: standIn.url, model: 'claude-sonnet-4-5', timeoutMs: 10_000, maxOutputTokens: 2048 });
+    const provider = new AnthropicProvider({ apiKey: STAND_IN_API_KEY, baseUrl: standIn.url, model: 'claude-sonnet-4-6', timeoutMs: 10_000, maxOutputTokens: 2048 });
     const seen: GateObservation[] = [];
     const out = await completeThroughGate(new PassThroughGate({ observe: (o) => seen.push(o) }), provider, ctx, { system: 'plan', prompt: 'x', maxTokens: 77 });
     expect(out.text).toBe('OK');

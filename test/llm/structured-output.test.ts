@@ -104,7 +104,7 @@ describe('provider registry from config', () => {
       QUORUM_OPENAI_API_KEY: 'sk-local-secret-2',
       QUORUM_OPENAI_STRUCTURED_OUTPUT: 'tools',
     });
-    expect(config.llm.anthropic).toMatchObject({ baseUrl: 'https://api.anthropic.com', model: 'claude-sonnet-4-5' });
+    expect(config.llm.anthropic).toMatchObject({ baseUrl: 'https://api.anthropic.com', model: 'claude-sonnet-4-6' });
     expect(config.llm.openai.structuredOutput).toBe('tools');
     const registry = buildProviderRegistry(config.llm);
     expect(registry.available()).toEqual(['anthropic', 'openai-compatible']);

@@ -24,6 +24,10 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   'claude-haiku-4': anthropic(1, 5),
   'claude-3-5-haiku': anthropic(0.8, 4),
   'claude-3-haiku': anthropic(0.25, 1.25),
+  // Families without a more specific entry: the current list price of the family.
+  'claude-opus': anthropic(5, 25),
+  'claude-sonnet': anthropic(3, 15),
+  'claude-haiku': anthropic(1, 5),
 };
 
 export class PriceTable {
