@@ -6,10 +6,18 @@ import { registerAdmin } from '../adapters/cli/commands/admin.js';
 import { registerDev } from '../adapters/cli/commands/dev.js';
 import { registerKeys } from '../adapters/cli/commands/keys.js';
 import { registerMcp } from '../adapters/cli/commands/mcp.js';
+import { registerAudit } from '../adapters/cli/commands/audit.js';
+import { registerAuth } from '../adapters/cli/commands/auth.js';
+import { registerHealth } from '../adapters/cli/commands/health.js';
+import { registerKnowledge } from '../adapters/cli/commands/knowledge.js';
+import { registerMembers } from '../adapters/cli/commands/members.js';
+import { registerOrg } from '../adapters/cli/commands/org.js';
+import { registerPlan } from '../adapters/cli/commands/plan.js';
 import { registerProcesses } from '../adapters/cli/commands/processes.js';
 import { registerProjects } from '../adapters/cli/commands/projects.js';
 import { registerReview } from '../adapters/cli/commands/review.js';
 import { registerUsers } from '../adapters/cli/commands/users.js';
+import { registerUsage } from '../adapters/cli/commands/usage.js';
 import { VERSION } from '../version.js';
 
 const program = new Command('quorum')
@@ -46,7 +54,15 @@ registerProjects(program);
 registerKeys(program);
 registerUsers(program);
 registerReview(program);
+registerUsage(program);
 registerMcp(program);
+registerMembers(program);
+registerKnowledge(program);
+registerPlan(program);
+registerAudit(program);
+registerOrg(program);
+registerAuth(program);
+registerHealth(program);
 registerDev(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

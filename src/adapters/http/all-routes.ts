@@ -7,6 +7,7 @@ import { keyRoutes } from './routes/keys.routes.js';
 import { memberRoutes } from './routes/members.routes.js';
 import { reviewRoutes } from './routes/reviews.routes.js';
 import { eventRoutes } from './routes/events.routes.js';
+import { usageRoutes } from './routes/usage.routes.js';
 import { mcpRoutes } from './routes/mcp.routes.js';
 import { planRoutes } from './routes/plan.routes.js';
 
@@ -22,6 +23,7 @@ export const allRoutes: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<
   auditRoutes,
   reviewRoutes,
   eventRoutes,
+  usageRoutes,
   planRoutes,
   mcpRoutes,
 ];

@@ -75,6 +75,8 @@ export interface GateResult<T> {
 
 export interface Gate {
   run<T>(req: GateRequest, call: (signal: AbortSignal) => Promise<GateResult<T>>): Promise<T>;
+  /** An org's limits or budgets changed: drop any cached copy now. */
+  invalidateOrg?(orgId: string): void;
 }
 
 /** What PassThroughGate saw of a finished call; the scheduling gate writes the same to its ledger. */
