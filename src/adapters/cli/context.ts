@@ -30,4 +30,10 @@ export async function withClient<T>(cmd: Command, fn: (c: ApiClient, opts: Globa
 }
 
 /** Defaults some commands take from the environment (documented in their --help). */
-export const envDefaults = { project: process.env.QUORUM_PROJECT };
+export const envDefaults = {
+  project: process.env.QUORUM_PROJECT,
+  url: process.env.QUORUM_URL,
+  apiKey: process.env.QUORUM_API_KEY,
+  /** `quorum auth signup|login` without --password-stdin. */
+  password: process.env.QUORUM_PASSWORD,
+};

@@ -1,14 +1,15 @@
 import { ErrorCode as RpcCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
-import { AppError, type ErrorCode } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import { ProviderError } from '../../core/llm/providers/provider.js';
 
 /** Where an error result carries its machine-readable code (besides the `code: message` text). */
 export const ERROR_META_KEY = 'quorum/error';
 
 export interface ToolErrorBody {
-  code: ErrorCode | string;
+  /** An ErrorCode (the same string REST answers with). */
+  code: string;
   message: string;
   details?: unknown;
 }

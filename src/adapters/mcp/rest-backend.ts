@@ -60,7 +60,7 @@ export function restBackend(o: RestBackendOptions): QuorumBackend {
   };
   const qs = (q: Record<string, unknown>) => {
     const p = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null) p.set(k, v instanceof Date ? v.toISOString() : String(v as string | number));
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null) p.set(k, v instanceof Date ? v.toISOString() : String(v));
     const s = p.toString();
     return s ? `?${s}` : '';
   };

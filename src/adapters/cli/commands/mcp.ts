@@ -4,7 +4,7 @@ import { AppError } from '../../../core/errors.js';
 import type { McpServerDeps } from '../../mcp/server.js';
 import { REDACT_PATHS } from '../../../main/logger.js';
 import { VERSION } from '../../../version.js';
-import { configFrom } from '../context.js';
+import { configFrom, envDefaults } from '../context.js';
 
 /** Logs of `quorum mcp` go to stderr: stdout carries JSON-RPC only. */
 function stderrLogger(level: string) {
@@ -40,9 +40,9 @@ Examples:
     .action(async (o: { remote?: string; project?: string; repo?: string }, cmd: Command) => {
       const { config, opts } = configFrom(cmd);
       const logger = stderrLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-      const remote = o.remote ?? opts.url ?? process.env.QUORUM_URL;
-      const apiKey = opts.apiKey ?? process.env.QUORUM_API_KEY;
-      const project = o.project ?? process.env.QUORUM_PROJECT;
+      const remote = o.remote ?? opts.url ?? envDefaults.url;
+      const apiKey = opts.apiKey ?? envDefaults.apiKey;
+      const project = o.project ?? envDefaults.project;
       const cwd = o.repo ?? process.cwd();
       const { buildMcpServer } = await import('../../mcp/server.js');
       const { serveStdio } = await import('../../mcp/stdio.js');
@@ -73,7 +73,7 @@ Examples:
           deps.backend = l.backend;
           deps.defaultProject = l.defaultProject;
           deps.workingTreeDir = l.workingTreeDir;
-          close = l.close;
+          close = () => l.close();
           onSignals();
         });
         deps.ready.catch((e: unknown) => logger.error({ err: e }, 'local Quorum failed to start'));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { AppError } from '../../../core/errors.js';
 import { expectOk } from '../client.js';
 import { withClient } from '../context.js';
 import { output, printJson } from '../output.js';
@@ -54,6 +55,39 @@ export function registerProjects(program: Command): void {
     .description('show a project by id or slug')
     .action(async (ref: string, _o, cmd: Command) =>
       withClient(cmd, async (c) => printJson(expectOk(await c.request('GET', `/v1/projects/${encodeURIComponent(ref)}`)))),
+    );
+
+  projects
+    .command('update <project>')
+    .description('change a project: slug, name, repository, default branch, settings (project admin)')
+    .option('--slug <slug>', 'new slug')
+    .option('--name <name>', 'display name')
+    .option('--repo <location>', 'repository URL or local path ("" removes it)')
+    .option('--branch <branch>', 'default branch')
+    .option('--settings <json>', 'settings object as JSON, e.g. \'{"knowledge_min_severity":8}\'')
+    .addHelpText('after', '\nExample:\n  quorum projects update web --branch trunk --settings \'{"panel":[{"persona":"security","provider":"anthropic"}]}\'')
+    .action(async (ref: string, o: { slug?: string; name?: string; repo?: string; branch?: string; settings?: string }, cmd: Command) =>
+      withClient(cmd, async (c, g) => {
+        let settings: unknown;
+        if (o.settings !== undefined) {
+          try {
+            settings = JSON.parse(o.settings);
+          } catch {
+            throw new AppError('bad_request', '--settings must be a JSON object');
+          }
+        }
+        const p = expectOk(
+          await c.request('PATCH', `/v1/projects/${encodeURIComponent(ref)}`, {
+            ...(o.slug && { slug: o.slug }),
+            ...(o.name && { name: o.name }),
+            ...(o.repo !== undefined && { repo_url: o.repo === '' ? null : o.repo }),
+            ...(o.branch && { default_branch: o.branch }),
+            ...(settings !== undefined && { settings }),
+          }),
+        ) as Record<string, unknown>;
+        if (g.json) printJson(p);
+        else process.stdout.write(`updated project ${p.slug} (${p.id})\n`);
+      }),
     );
 
   projects

@@ -159,6 +159,17 @@ Examples:
       }),
     );
   reviews
+    .command('events <id>')
+    .description("a review's progress events so far (JSON lines with --json)")
+    .option('--after <event_id>', 'only events after this one', '0')
+    .action(async (id: string, o: { after: string }, cmd: Command) =>
+      withClient(cmd, async (c, g) => {
+        const page = expectOk(await c.request('GET', `/v1/reviews/${encodeURIComponent(id)}/events?format=json&after=${encodeURIComponent(o.after)}`)) as EventsPage;
+        const rows = page.items.map((e) => ({ id: e.id, type: e.type, payload: JSON.stringify(e.payload) }));
+        output(!!g.json, page, rows, ['id', 'type', 'payload']);
+      }),
+    );
+  reviews
     .command('cancel <id>')
     .action(async (id: string, _o, cmd: Command) =>
       withClient(cmd, async (c) => printJson(expectOk(await c.request('POST', `/v1/reviews/${encodeURIComponent(id)}/cancel`)))),

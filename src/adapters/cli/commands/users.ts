@@ -29,6 +29,27 @@ export function registerUsers(program: Command): void {
     );
 
   users
+    .command('invites')
+    .description('list the invites of your org (owner/admin)')
+    .action(async (_o, cmd: Command) =>
+      withClient(cmd, async (c, g) => {
+        const page = expectOk(await c.request('GET', '/v1/orgs/current/invites?limit=200')) as { items: Array<Record<string, unknown>> };
+        output(!!g.json, page.items, page.items, ['id', 'email', 'role', 'status', 'expires_at', 'created_at']);
+      }),
+    );
+
+  users
+    .command('revoke-invite <id>')
+    .description('revoke a pending invite (owner/admin)')
+    .action(async (id: string, _o, cmd: Command) =>
+      withClient(cmd, async (c, g) => {
+        const r = expectOk(await c.request('DELETE', `/v1/orgs/current/invites/${encodeURIComponent(id)}`));
+        if (g.json) printJson(r);
+        else process.stdout.write(`revoked invite ${id}\n`);
+      }),
+    );
+
+  users
     .command('role <user> <role>')
     .description("change a member's org role (owner, admin, member)")
     .action(async (user: string, role: string, _o, cmd: Command) =>
