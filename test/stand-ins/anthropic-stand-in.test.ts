@@ -212,7 +212,7 @@ describe('Anthropic stand-in: headers and errors', () => {
     expect(await r529.json()).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: 'req_standin_000001' });
     const r500 = await post();
     expect(r500.status).toBe(500);
-    expect((await r500.json()).error.type).toBe('api_error');
+    expect(((await r500.json()) as { error: { type: string } }).error.type).toBe('api_error');
     expect((await post()).status).toBe(200);
   });
 

@@ -62,7 +62,7 @@ Example:
     )
     .action(async (raw: Record<string, string>, cmd: Command) => {
       // `--api-key` is also a global option (the Quorum key); after `dev stand-in` either parser may take it.
-      const g = cmd.optsWithGlobals() as { json?: boolean; apiKey?: string };
+      const g = cmd.optsWithGlobals<{ json?: boolean; apiKey?: string }>();
       const o = StandInOptions.parse({ ...raw, apiKey: g.apiKey ?? STAND_IN_API_KEY });
       const json = !!g.json;
       const limits: RateLimits = {};
