@@ -20,15 +20,30 @@ export interface PoolOptions {
   role?: string | undefined;
 }
 
+/**
+ * Every wait on the database is bounded: acquiring a connection (connect or queue for a free one)
+ * by connectTimeoutMs; a statement by statement_timeout on the server and, should the server be
+ * unreachable (no answer at all), by query_timeout on the client a little later; a transaction
+ * left idle (a process hung mid-transaction) is ended by the server so it cannot hold locks.
+ */
+export function poolTimeouts(o: { statementTimeoutMs: number; connectTimeoutMs: number }) {
+  return {
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    statement_timeout: o.statementTimeoutMs || undefined,
+    query_timeout: o.statementTimeoutMs ? o.statementTimeoutMs + 5_000 : undefined,
+    idle_in_transaction_session_timeout: Math.max(60_000, 2 * o.statementTimeoutMs),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
 export function createPool(o: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: o.url,
     max: o.max,
     idleTimeoutMillis: o.idleTimeoutMs,
-    connectionTimeoutMillis: o.connectTimeoutMs,
-    statement_timeout: o.statementTimeoutMs || undefined,
+    ...poolTimeouts(o),
     application_name: o.applicationName,
-    keepAlive: true,
   });
   // A connection error (server restart, admin termination) must not crash the process: the pool
   // drops the client, and the query using it, if any, fails with the error.

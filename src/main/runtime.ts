@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Config } from '../config.js';
 import { systemClock, type CoreDeps } from '../core/deps.js';
 import { SecretBox, parseMasterKeys } from '../core/secrets/secret-box.js';
@@ -16,6 +16,8 @@ import { buildProviderRegistry } from '../core/llm/providers/registry.js';
 import { createKysely, createPool } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
+import { classifyDbFault } from '../db/availability.js';
+import { collectClusterMetrics } from '../core/jobs/collect-cluster-metrics.js';
 
 export interface Runtime {
   deps: CoreDeps;
@@ -52,6 +54,9 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
   }
   if (!runtimeUrl || !adminUrl) throw new Error('no database configured');
   try {
+    // A process started while its database restarts (a cluster node rebooting, a deploy racing a
+    // failover) waits for it, bounded, instead of exiting at once.
+    await waitForDatabase(adminUrl, config, log);
     if (opts.migrate !== false) {
       const res = await migrate(adminUrl, config.database.appRole, (m) => log.info(m));
       if (res.applied.length) log.info({ applied: res.applied }, 'migrations applied');
@@ -93,6 +98,12 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       metrics,
     };
     await hub.start(runtimeUrl);
+    deps.metrics.onScrape(() => {
+      deps.metrics.dbPool.set({ pool: 'app', state: 'total' }, appPool.totalCount);
+      deps.metrics.dbPool.set({ pool: 'app', state: 'idle' }, appPool.idleCount);
+      deps.metrics.dbPool.set({ pool: 'app', state: 'waiting' }, appPool.waitingCount);
+    });
+    deps.metrics.onScrape(() => collectClusterMetrics(deps));
     return {
       deps,
       adminUrl,
@@ -107,6 +118,31 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
   } catch (e) {
     await embedded?.stop();
     throw e;
+  }
+}
+
+/**
+ * Resolves once `select 1` succeeds; retries connection-class failures with backoff for up to
+ * config.databaseBootWaitMs. Anything else (bad password, unknown database) fails at once.
+ */
+async function waitForDatabase(url: string, config: Config, log: Logger): Promise<void> {
+  const deadline = Date.now() + config.databaseBootWaitMs;
+  for (let attempt = 0; ; attempt++) {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: config.database.connectTimeoutMs });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      await c.query('select 1');
+      if (attempt > 0) log.info({ attempts: attempt + 1 }, 'database reachable');
+      return;
+    } catch (e) {
+      if (!classifyDbFault(e) || Date.now() >= deadline) throw e;
+      const delay = Math.min(5_000, 100 * 2 ** attempt);
+      if (attempt === 0 || attempt % 5 === 0) log.warn({ err: { message: (e as Error).message }, retry_in_ms: delay }, 'waiting for the database');
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 }
 

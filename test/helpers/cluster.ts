@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { classifyDbFault } from '../../src/db/availability.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { cli, freePort, runCli, type Proc } from './process.js';
 
@@ -41,17 +42,23 @@ export class Cluster {
   readonly procs: Proc[] = [];
   private readonly wakers = new Set<() => void>();
 
+  private listener: pg.Client | undefined;
+  private closing = false;
+
   private constructor(
     readonly db: TestDatabase,
     readonly dataDir: string,
     /** Owner pool (bypasses RLS): for asserting on rows only. */
     readonly admin: pg.Pool,
-    private readonly listener: pg.Client,
     private readonly baseEnv: Record<string, string>,
   ) {}
 
-  static async start(env: Record<string, string> = {}): Promise<Cluster> {
-    const db = await createTestDatabase();
+  /**
+   * `database`: a database of the test's own (e.g. on a RestartablePg server), empty: the first
+   * process started migrates it. Default: a clone of the migrated template on the run's server.
+   */
+  static async start(env: Record<string, string> = {}, opts: { database?: TestDatabase } = {}): Promise<Cluster> {
+    const db = opts.database ?? (await createTestDatabase());
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-cluster-'));
     const baseEnv = {
       DATABASE_URL: db.adminUrl,
@@ -60,17 +67,41 @@ export class Cluster {
       QUORUM_LOG_LEVEL: 'info',
       ...env,
     };
-    const admin = new pg.Pool({ connectionString: db.adminUrl, max: 4 });
+    const admin = new pg.Pool({ connectionString: db.adminUrl, max: 4, connectionTimeoutMillis: 5_000 });
     admin.on('error', () => {});
-    const listener = new pg.Client({ connectionString: db.adminUrl });
-    listener.on('error', () => {});
-    await listener.connect();
-    const c = new Cluster(db, dataDir, admin, listener, baseEnv);
-    listener.on('notification', () => {
-      for (const w of [...c.wakers]) w();
-    });
-    await listener.query('LISTEN quorum_events');
+    const c = new Cluster(db, dataDir, admin, baseEnv);
+    await c.listen();
     return c;
+  }
+
+  /** LISTEN quorum_events (wakes `until`); re-established after the server restarts. */
+  private async listen(): Promise<void> {
+    const l = new pg.Client({ connectionString: this.db.adminUrl });
+    const lost = () => {
+      if (this.listener !== l) return;
+      this.listener = undefined;
+      l.end().catch(() => {});
+      if (!this.closing) setTimeout(() => void this.listen().catch(() => this.relisten()), 200);
+    };
+    l.on('error', lost);
+    l.on('end', lost);
+    l.on('notification', () => {
+      for (const w of [...this.wakers]) w();
+    });
+    this.listener = l;
+    try {
+      await l.connect();
+      await l.query('LISTEN quorum_events');
+    } catch (e) {
+      this.listener = undefined;
+      await l.end().catch(() => {});
+      throw e;
+    }
+    for (const w of [...this.wakers]) w();
+  }
+
+  private relisten(): void {
+    if (!this.closing) setTimeout(() => void this.listen().catch(() => this.relisten()), 500);
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
@@ -141,7 +172,14 @@ export class Cluster {
           try {
             do {
               again = false;
-              const v = await check();
+              let v: T | undefined | null | false;
+              try {
+                v = await check();
+              } catch (e) {
+                // The database restarting under a test (chaos, faults) is "not yet", not a failure.
+                if (!classifyDbFault(e)) throw e;
+                v = undefined;
+              }
               if (v !== undefined && v !== null && v !== false) {
                 finish();
                 resolve(v);
@@ -188,8 +226,9 @@ export class Cluster {
 
   /** Every process is stopped (SIGTERM, then SIGKILL), the database dropped, the data dir removed. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.procs.map((p) => this.stop(p).catch(() => {})));
-    await this.listener.end().catch(() => {});
+    await this.listener?.end().catch(() => {});
     await this.admin.end().catch(() => {});
     await this.db.drop();
     await fs.rm(this.dataDir, { recursive: true, force: true });
@@ -252,4 +291,103 @@ export function parseKnowledgeMd(md: string): { entries: number; titles: string[
 async function subdirs(p: string): Promise<string[]> {
   const entries = await fs.readdir(p, { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+export interface SseEvent {
+  id: string;
+  type: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+}
+
+export interface SseFollower {
+  /** Events received so far, in arrival order (across reconnections). */
+  readonly events: SseEvent[];
+  /** Resolves after the terminal event of the review (completed, failed, cancelled). */
+  readonly done: Promise<SseEvent[]>;
+  reconnects(): number;
+  close(): void;
+}
+
+const TERMINAL = new Set(['review.completed', 'review.failed', 'review.cancelled']);
+
+/**
+ * A Server-Sent Events client of GET /v1/reviews/{id}/events, as a browser's EventSource behaves: on
+ * a dropped stream it reconnects (to the next API in `apis`) with Last-Event-ID, so a client sees
+ * every event once, in order, whatever happens to the processes in between.
+ */
+export function followSse(apis: Array<{ url: string }>, reviewId: string, key: string, o: { timeoutMs?: number } = {}): SseFollower {
+  const events: SseEvent[] = [];
+  const ctrl = new AbortController();
+  let reconnects = 0;
+  let closed = false;
+  const run = async (): Promise<SseEvent[]> => {
+    for (let attempt = 0; !closed; attempt++) {
+      const api = apis[attempt % apis.length]!;
+      const headers: Record<string, string> = { 'x-api-key': key, accept: 'text/event-stream' };
+      const last = events.at(-1);
+      if (last) headers['last-event-id'] = last.id;
+      try {
+        const res = await fetch(`${api.url}/v1/reviews/${reviewId}/events`, { headers, signal: ctrl.signal });
+        if (res.status !== 200 || !res.body) throw new Error(`SSE ${res.status}: ${await res.text()}`);
+        let buf = '';
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const frame = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const f: Partial<SseEvent> & { dataText?: string } = {};
+            for (const line of frame.split('\n')) {
+              if (line.startsWith('id: ')) f.id = line.slice(4);
+              else if (line.startsWith('event: ')) f.type = line.slice(7);
+              else if (line.startsWith('data: ')) f.dataText = (f.dataText ?? '') + line.slice(6);
+            }
+            if (f.id && f.type) {
+              const e = { id: f.id, type: f.type, data: f.dataText ? JSON.parse(f.dataText) : null };
+              events.push(e);
+              if (TERMINAL.has(e.type)) return events;
+            }
+          }
+        }
+      } catch (e) {
+        if (closed) break;
+        void e;
+      }
+      if (closed) break;
+      reconnects++;
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+    }
+    throw new Error(`SSE follower of ${reviewId} closed before the terminal event`);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const done = Promise.race([
+    run(),
+    new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`SSE follower of ${reviewId}: no terminal event within ${o.timeoutMs ?? 300_000} ms`)), o.timeoutMs ?? 300_000);
+      timer.unref();
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    closed = true;
+    ctrl.abort();
+  });
+  done.catch(() => {});
+  return {
+    events,
+    done,
+    reconnects: () => reconnects,
+    close: () => {
+      closed = true;
+      ctrl.abort();
+    },
+  };
+}
+
+/** Nearest-rank percentile of `xs` (p in 0..100). */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }

@@ -10,7 +10,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { CoreDeps } from '../../core/deps.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling, sendError } from './plugins/errors.js';
-import { healthRoutes } from './routes/health.routes.js';
+import { registerDbFaults } from './plugins/db-faults.js';
+import { healthRoutes, type ProcessHealthSource } from './routes/health.routes.js';
 import { projectRoutes } from './routes/projects.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 
@@ -18,6 +19,8 @@ export interface AppOptions {
   version: string;
   /** Extra route plugins (later issues register theirs here). */
   extraRoutes?: Array<(app: FastifyInstance, deps: CoreDeps) => Promise<void> | void>;
+  /** What this process is (role, worker, singletons), for /health/detailed; from the composition root. */
+  processHealth?: ProcessHealthSource;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -53,6 +56,8 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
     reply.header('x-request-id', req.id);
   });
   registerErrorHandling(app);
+  // Before auth (whose API-key lookup needs the database): refuses at once while the database is down.
+  registerDbFaults(app, deps);
 
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await app.register(cors, { origin: deps.config.http.corsOrigins.length ? deps.config.http.corsOrigins : false });
@@ -88,7 +93,7 @@ export async function buildApp(deps: CoreDeps, opts: AppOptions): Promise<Fastif
   metricsRoutes(app, deps);
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(async (scope) => healthRoutes(scope, deps, opts.version));
+  await app.register(async (scope) => healthRoutes(scope, deps, opts.version, opts.processHealth));
   await app.register(async (scope) => projectRoutes(scope, deps));
   for (const r of opts.extraRoutes ?? []) await app.register(async (scope) => r(scope, deps));
   return app;

@@ -10,6 +10,8 @@ export interface HeartbeatOptions {
   graphileWorkerIds: () => string[];
   intervalMs: number;
   logger: Logger;
+  /** Called after each beat (metrics). */
+  onBeat?: (ok: boolean) => void;
 }
 
 export interface Heartbeat {
@@ -57,7 +59,11 @@ export async function startHeartbeat(db: Db, o: HeartbeatOptions): Promise<Heart
       return queued;
     }
     running = write()
-      .catch((e: unknown) => o.logger.warn({ err: { message: (e as Error).message } }, 'heartbeat write failed'))
+      .then(() => o.onBeat?.(true))
+      .catch((e: unknown) => {
+        o.onBeat?.(false);
+        o.logger.warn({ err: { message: (e as Error).message } }, 'heartbeat write failed');
+      })
       .finally(() => {
         running = undefined;
       });

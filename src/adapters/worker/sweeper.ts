@@ -7,7 +7,6 @@ export type { SweepResult } from './worker-heartbeats.repo.js';
 export interface SweeperOptions {
   /** Owner pool: the sweep touches the graphile_worker schema. */
   pool: pg.Pool;
-  intervalMs: number;
   lapseMs: number;
   /** This process's worker id: its own heartbeat row is never swept. */
   selfWorkerId?: string | undefined;
@@ -17,11 +16,11 @@ export interface SweeperOptions {
 }
 
 /**
- * graphile-worker leaves a SIGKILLed worker's jobs locked for ~4 hours. Every worker process runs
- * this sweeper; sweeps are idempotent and race-safe, so running it everywhere is fine and any
- * surviving process recovers the jobs within lapse + interval.
+ * graphile-worker leaves a SIGKILLed worker's jobs locked for ~4 hours. One sweep unlocks the jobs
+ * of workers whose heartbeat lapsed. It runs as a cluster singleton (singleton-list.ts); sweeps are
+ * also idempotent and race-safe, so a brief overlap of two holders during a failover is harmless.
  */
-export async function sweepOnce(o: Omit<SweeperOptions, 'intervalMs'>): Promise<SweepResult> {
+export async function sweepOnce(o: SweeperOptions): Promise<SweepResult> {
   const r = await sweepLapsed(o.pool, o.lapseMs, o.selfWorkerId);
   if (r.lapsed.length > 0 || r.unlockedJobs.length > 0) {
     o.logger.warn(
@@ -41,34 +40,4 @@ export async function sweepOnce(o: Omit<SweeperOptions, 'intervalMs'>): Promise<
     o.onSweep?.(r);
   }
   return r;
-}
-
-export interface Sweeper {
-  stop(): Promise<void>;
-}
-
-export function startSweeper(o: SweeperOptions): Sweeper {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<unknown> | undefined;
-  const tick = () => {
-    current = sweepOnce(o)
-      .catch((e: unknown) => o.logger.warn({ err: { message: (e as Error).message } }, 'worker sweep failed'))
-      .finally(() => {
-        current = undefined;
-        if (!stopped) schedule();
-      });
-  };
-  const schedule = () => {
-    timer = setTimeout(tick, o.intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    stop: async () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await current;
-    },
-  };
 }

@@ -1,4 +1,4 @@
-import type { JobHelpers, Task } from 'graphile-worker';
+import type { Job, JobHelpers, Task } from 'graphile-worker';
 import type { CoreDeps } from '../../core/deps.js';
 import { AppError } from '../../core/errors.js';
 import { TENANT_JOBS, type TenantJobName, type TenantJobPayloadOf } from '../../core/jobs/job.schemas.js';
@@ -33,17 +33,21 @@ export function tenantTask<N extends TenantJobName>(
       );
     }
     const payload = parsed.data as TenantJobPayloadOf<N>;
+    const reviewId = (payload as { review_id?: unknown }).review_id;
     const logger = deps.logger.child({
       job_id: helpers.job.id,
       task: name,
       org_id: payload.org_id,
       correlation_id: payload.correlation_id ?? `job-${helpers.job.id}`,
+      ...(typeof reviewId === 'string' ? { review_id: reviewId } : {}),
       attempt: helpers.job.attempts,
     });
     try {
       const result = await run({ ...deps, logger }, payload, helpers);
       logger.info({ result }, `job ${name} done`);
     } catch (e) {
+      // Graceful shutdown ran past its grace period: the job was aborted, not failed.
+      if (helpers.abortSignal.aborted) return handBack(helpers, rawPayload, logger);
       if (e instanceof AppError && e.status >= 400 && e.status < 500 && e.status !== 429) {
         await failPermanently(helpers);
         throw new PermanentJobError(`job ${name} #${helpers.job.id} failed permanently: ${e.code}: ${e.message}`);
@@ -51,6 +55,31 @@ export function tenantTask<N extends TenantJobName>(
       throw e;
     }
   };
+}
+
+/** Jobs this process handed back on shutdown (their job:success is not a success; metrics). */
+export const handedBack = new WeakSet<Job>();
+
+/**
+ * Hands a job aborted by graceful shutdown back to the queue without a failure: a replacement job
+ * with the same key, payload, priority, queue and the attempts it had left, runnable now (no retry
+ * backoff; another worker takes it at once). graphile-worker's add_job clears the key of the locked
+ * original, which then completes. Tenant jobs are idempotent and resume from their checkpoints.
+ * If the database is unreachable the error propagates: the job stays locked by this (exiting)
+ * process and the lapsed-worker sweeper releases it.
+ */
+async function handBack(helpers: JobHelpers, payload: unknown, logger: CoreDeps['logger']): Promise<void> {
+  const j = helpers.job;
+  const { rows } = await helpers.query<{ queue_name: string | null }>('select queue_name from graphile_worker.jobs where id = $1', [j.id]);
+  const replacement = await helpers.addJob(j.task_identifier, payload, {
+    jobKey: j.key ?? undefined,
+    jobKeyMode: 'replace',
+    priority: j.priority,
+    queueName: rows[0]?.queue_name ?? undefined,
+    maxAttempts: Math.max(1, j.max_attempts - j.attempts + 1),
+  });
+  handedBack.add(j);
+  logger.info({ replacement_job_id: replacement.id }, `job ${j.task_identifier} handed back on shutdown`);
 }
 
 /**

@@ -71,6 +71,8 @@ export interface SweepResult {
  *     them, in the same transaction as the DELETE: a sweeper that dies midway unlocks nothing and
  *     deletes nothing, so the next sweep still finds the rows.
  *  4. NOTIFY jobs:insert so idle workers pick the freed jobs up now rather than at their next poll.
+ * Right after a database restart every heartbeat is old (nobody could beat while it was down), yet
+ * the workers are alive: the sweeper's singleton skips its ticks then (databaseUptimeMs).
  */
 export async function sweepLapsed(pool: pg.Pool, lapseMs: number, selfWorkerId?: string): Promise<SweepResult> {
   const client = await pool.connect();
@@ -112,6 +114,34 @@ export async function sweepLapsed(pool: pg.Pool, lapseMs: number, selfWorkerId?:
     }
     await client.query('commit');
     return { lapsed, orphanWorkerIds, unlockedJobs };
+  } catch (e) {
+    await client.query('rollback').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/** How long the database server has been up (ms): sweeps that judge liveness by heartbeats wait a lapse after a restart. */
+export async function databaseUptimeMs(db: Db): Promise<number> {
+  const { rows } = await sql<{ ms: number }>`select (extract(epoch from now() - pg_postmaster_start_time()) * 1000)::float8 as ms`.execute(db);
+  return rows[0]?.ms ?? 0;
+}
+
+/**
+ * Unlocks the jobs held by graphile workers of THIS process that are gone (a job runner that died
+ * and is being replaced): they run again at once, here or elsewhere, instead of waiting for a sweep.
+ */
+export async function unlockOwnWorkers(pool: pg.Pool, graphileWorkerIds: string[]): Promise<number> {
+  if (graphileWorkerIds.length === 0) return 0;
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rowCount } = await client.query('select 1 from graphile_worker.jobs where locked_by = any ($1::text[])', [graphileWorkerIds]);
+    await client.query('select graphile_worker.force_unlock_workers($1::text[])', [graphileWorkerIds]);
+    if (rowCount) await client.query(`select pg_notify('jobs:insert', json_build_object('r', random(), 'count', $1::int)::text)`, [rowCount]);
+    await client.query('commit');
+    return rowCount ?? 0;
   } catch (e) {
     await client.query('rollback').catch(() => {});
     throw e;

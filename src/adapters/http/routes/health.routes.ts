@@ -2,11 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { CoreDeps } from '../../../core/deps.js';
 import { loadMigrations } from '../../../db/migrate.js';
-import { sendError } from '../plugins/errors.js';
-import { getHealthDetails } from '../../../core/tenancy/get-health-details.js';
+import { sendDbFault, sendError } from '../plugins/errors.js';
+import { getHealthDetails, type ProcessHealth } from '../../../core/tenancy/get-health-details.js';
 import { actorOf } from '../plugins/auth.js';
 
-export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: string): void {
+/** Filled in by the composition root: what this process is (role, its worker, its singletons). */
+export type ProcessHealthSource = () => Omit<ProcessHealth, 'database_reachable'>;
+
+export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: string, processHealth?: ProcessHealthSource): void {
   const hide = { hide: true };
   const expected = loadMigrations();
   app.get('/healthz', { config: { public: true }, schema: hide }, async () => ({ status: 'ok', version }));
@@ -19,10 +22,13 @@ export function healthRoutes(app: FastifyInstance, deps: CoreDeps, version: stri
       if (st.pending > 0) return sendError(reply, req, 503, 'not_ready', `${st.pending} migration(s) pending`);
       return { status: 'ready', schema_version: st.current };
     } catch {
-      reply.header('retry-after', '5');
-      return sendError(reply, req, 503, 'database_unavailable', 'the database is unavailable');
+      return sendDbFault(req, reply, 'database_unavailable');
     }
   });
 
-  app.get('/health/detailed', { schema: { hide: true } }, async (req) => getHealthDetails(deps, actorOf(req), version));
+  app.get('/health/detailed', { schema: { hide: true } }, async (req) => {
+    const p = processHealth?.();
+    const proc = p ? { ...p, database_reachable: app.dbAvailability?.up ?? true } : undefined;
+    return getHealthDetails(deps, actorOf(req), version, proc);
+  });
 }

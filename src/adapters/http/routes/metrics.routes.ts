@@ -16,6 +16,6 @@ export function metricsRoutes(app: FastifyInstance, deps: CoreDeps): void {
   });
   app.get('/metrics', { config: { public: deps.config.metricsPublic }, schema: { hide: true } }, async (req, reply) => {
     if (!deps.config.metricsPublic) requireOrgAdmin(actorOf(req));
-    return reply.type(m.registry.contentType).send(await m.registry.metrics());
+    return reply.type(m.registry.contentType).send(await m.scrape());
   });
 }
