@@ -17,7 +17,7 @@ export interface WithWorktreeInput {
   owner: string;
   /** How often the lease is refreshed while `fn` runs (default config.worker.heartbeatMs). */
   heartbeatMs?: number;
-  /** Keep the worktree's branch afterwards (e.g. it carries a commit made for the review). */
+  /** Keep the worktree's branch after `fn` succeeded (e.g. it carries a commit made for the review). */
   keepBranch?: boolean;
   retry?: RetryOptions;
 }
@@ -50,6 +50,7 @@ export async function withWorktree<T>(
   const lost = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
+  let succeeded = false;
   try {
     const wt = await createWorktree({ dataDir, ...i }, i.retry);
     timer = setInterval(() => {
@@ -67,7 +68,9 @@ export async function withWorktree<T>(
         });
     }, i.heartbeatMs ?? deps.config.worker.heartbeatMs);
     timer.unref();
-    return await fn({ ...wt, leaseId: lease.id, signal: lost.signal });
+    const result = await fn({ ...wt, leaseId: lease.id, signal: lost.signal });
+    succeeded = true;
+    return result;
   } finally {
     if (timer) clearInterval(timer);
     await beating;
@@ -75,7 +78,9 @@ export async function withWorktree<T>(
     // branch ours alone, so nothing of another review can be removed here.
     let removed = false;
     try {
-      await removeWorktree({ dataDir, mirrorPath: i.mirrorPath, path: loc.path, branch: loc.branch, keepBranch: i.keepBranch }, i.retry);
+      // An attempt that failed or was aborted (shutdown, database fault) drops its branch too: the
+      // next attempt of the review creates it again, under the same name.
+      await removeWorktree({ dataDir, mirrorPath: i.mirrorPath, path: loc.path, branch: loc.branch, keepBranch: i.keepBranch && succeeded }, i.retry);
       removed = true;
     } catch (e) {
       log.warn({ err: { message: (e as Error).message } }, 'could not remove worktree; the sweeper will retry when its lease lapses');
