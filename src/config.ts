@@ -77,6 +77,12 @@ const EnvSchema = z.object({
   QUORUM_GATE_PRICES: jsonOf(
     z.record(z.string().min(1), z.strictObject({ input: z.number().min(0), output: z.number().min(0), cache_write: z.number().min(0).optional(), cache_read: z.number().min(0).optional() })),
   ).optional(),
+  QUORUM_TIER_LIMITS: jsonOf(
+    z.partialRecord(
+      z.enum(['free', 'pro', 'enterprise']),
+      z.strictObject({ max_projects: z.number().int().min(1).optional(), max_concurrent_reviews: z.number().int().min(1).optional(), monthly_budget_usd: z.number().min(0).optional() }),
+    ),
+  ).optional(),
   QUORUM_GATE_STORE: z.enum(['postgres', 'memory']).default('postgres'),
   QUORUM_GATE_AGING_MS: z.coerce.number().int().min(0).default(30_000),
   QUORUM_GATE_POLL_MS: z.coerce.number().int().min(5).max(5_000).default(100),
@@ -141,6 +147,8 @@ export interface Config {
   metricsPort: number | undefined;
   llm: LlmConfig;
   gate: GateConfig;
+  /** Overrides of the per-tier limits (src/core/tenancy/tiers.ts). */
+  tierLimits: Partial<Record<'free' | 'pro' | 'enterprise', { max_projects?: number | undefined; max_concurrent_reviews?: number | undefined; monthly_budget_usd?: number | undefined }>>;
 }
 
 export interface PoolLimits {
@@ -244,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       timeoutMs: e.QUORUM_LLM_TIMEOUT_MS,
       maxOutputTokens: e.QUORUM_LLM_MAX_OUTPUT_TOKENS,
     },
+    tierLimits: e.QUORUM_TIER_LIMITS ?? {},
     gate: {
       store: e.QUORUM_GATE_STORE,
       providers: {

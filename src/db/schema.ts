@@ -156,6 +156,7 @@ export interface ReviewsTable {
   created_at: Generated<Date>;
   started_at: Date | null;
   completed_at: Date | null;
+  slot_retry_at: Timestamp | null;
 }
 
 export interface ReviewerRunsTable {

@@ -77,6 +77,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       db,
       store: config.gate.store === 'memory' ? new MemoryBucketStore() : new PgBucketStore(db),
       config: config.gate,
+      tierLimits: config.tierLimits,
       logger: log.child({ component: 'gate' }),
       metrics,
     });

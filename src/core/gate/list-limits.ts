@@ -2,7 +2,7 @@ import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
 import type { Actor } from '../tenancy/actor.js';
 import { requireOrgAdmin } from '../tenancy/rbac.js';
-import { TIER_LIMITS } from '../tenancy/tiers.js';
+import { tierLimits } from '../tenancy/tiers.js';
 import { monthSpend } from './budgets.repo.js';
 import { loadOrgPolicyRows } from './gate-policy.repo.js';
 import { limitOut, monthKey } from './limits-view.js';
@@ -23,7 +23,7 @@ export async function listLimits(deps: CoreDeps, actor: Actor): Promise<LimitsOu
       return {
         month: month.slice(0, 7),
         tier,
-        defaults: { org_monthly_budget_usd: TIER_LIMITS[tier].monthly_budget_usd, org: rate(d.org), user: rate(d.user), key: rate(d.key) },
+        defaults: { org_monthly_budget_usd: tierLimits(deps.config.tierLimits, tier).monthly_budget_usd, org: rate(d.org), user: rate(d.user), key: rate(d.key) },
         org_spent_this_month_usd: Math.round((spent.find((s) => s.scope === 'org')?.spentUsd ?? 0) * 1e6) / 1e6,
         items: limits.map((r) => limitOut(r, spent)),
       };

@@ -1,6 +1,6 @@
 import type { GateConfig, TenantRateLimits } from '../../config.js';
 import { withTenant, type Db } from '../../db/client.js';
-import { TIER_LIMITS } from '../tenancy/tiers.js';
+import { tierLimits, type TierLimits } from '../tenancy/tiers.js';
 import type { Tier } from '../tenancy/actor.js';
 import { loadOrgPolicyRows, type LimitRow } from './gate-policy.repo.js';
 
@@ -15,6 +15,7 @@ export class OrgPolicy {
     readonly tier: Tier,
     rows: LimitRow[],
     private readonly defaults: GateConfig['defaults'],
+    private readonly tiers: Partial<Record<Tier, Partial<TierLimits>>> = {},
   ) {
     for (const r of rows) this.rows.set(`${r.scope}:${r.subjectId}`, r);
   }
@@ -28,7 +29,7 @@ export class OrgPolicy {
   budget(scope: 'org' | 'project' | 'user', subjectId: string): number | undefined {
     const v = this.rows.get(`${scope}:${subjectId}`)?.monthlyBudgetUsd;
     if (v !== null && v !== undefined) return v;
-    return scope === 'org' ? TIER_LIMITS[this.tier].monthly_budget_usd : undefined;
+    return scope === 'org' ? tierLimits(this.tiers, this.tier).monthly_budget_usd : undefined;
   }
 }
 
@@ -39,13 +40,14 @@ export class OrgPolicyCache {
   constructor(
     private readonly db: Db,
     private readonly config: GateConfig,
+    private readonly tiers: Partial<Record<Tier, Partial<TierLimits>>> = {},
     private readonly ttlMs = 5_000,
   ) {}
 
   get(orgId: string): Promise<OrgPolicy> {
     const hit = this.cache.get(orgId);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.policy;
-    const policy = withTenant(this.db, orgId, (tx) => loadOrgPolicyRows(tx, orgId)).then((r) => new OrgPolicy(r.tier, r.limits, this.config.defaults));
+    const policy = withTenant(this.db, orgId, (tx) => loadOrgPolicyRows(tx, orgId)).then((r) => new OrgPolicy(r.tier, r.limits, this.config.defaults, this.tiers));
     policy.catch(() => this.cache.delete(orgId));
     this.cache.set(orgId, { at: Date.now(), policy });
     return policy;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GateConfig, PoolLimits } from '../../config.js';
+import type { Config, GateConfig, PoolLimits } from '../../config.js';
 import { withTenant, type Db } from '../../db/client.js';
 import { emitEvent } from '../events/emit.js';
 import { AppError } from '../errors.js';
@@ -44,6 +44,8 @@ export interface SchedulingGateDeps {
   db: Db;
   store: BucketStore;
   config: GateConfig;
+  /** Per-tier overrides (the org budget defaults to its tier's). */
+  tierLimits?: Config['tierLimits'];
   logger: Logger;
   metrics?: Metrics | undefined;
   now?: () => number;
@@ -78,7 +80,7 @@ export class SchedulingGate implements Gate {
       custom[k] = { input: v.input, output: v.output, cacheWrite: v.cacheWrite ?? v.input * 1.25, cacheRead: v.cacheRead ?? v.input * 0.1 };
     }
     this.prices = new PriceTable({ ...DEFAULT_PRICES, ...custom });
-    this.policies = new OrgPolicyCache(d.db, d.config);
+    this.policies = new OrgPolicyCache(d.db, d.config, d.tierLimits ?? {});
     this.now = d.now ?? Date.now;
     this.random = d.random ?? Math.random;
   }

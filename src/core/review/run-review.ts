@@ -3,6 +3,9 @@ import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
 import { emitReviewEvent } from './review-events.js';
 import { findProject, type Project } from '../tenancy/projects.repo.js';
+import { tierLimits } from '../tenancy/tiers.js';
+import { enqueueJob } from '../jobs/enqueue.js';
+import { markWaitingForSlot, runningReviewsExcept, takeWaitingReviews } from './review-slots.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { finalizeReview } from './finalize-review.js';
 import { reviewerKey } from './panel.js';
@@ -28,7 +31,11 @@ export interface RunReviewOptions {
   cancelPollMs?: number;
 }
 
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
+/** `deferred`: the org is at its tier's limit of running reviews; the job was put back to run shortly. */
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'deferred';
+
+/** How long a review waits for a free slot of its org before trying again. */
+const SLOT_RETRY_MS = 5_000;
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
@@ -44,7 +51,10 @@ export async function runReview(deps: CoreDeps, job: RunReviewJob, opts: RunRevi
   const t0 = performance.now();
   const seen: { projectId?: string } = {};
   const outcome = await runReviewOnce(deps, job, opts, seen);
-  if (outcome !== 'skipped') {
+  if (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled') {
+    await promoteWaitingReviews(deps, job.orgId).catch((e: unknown) => deps.logger.warn({ err: (e as Error).message }, 'could not promote waiting reviews'));
+  }
+  if (outcome !== 'skipped' && outcome !== 'deferred') {
     const labels = { org: job.orgId, project: seen.projectId ?? 'unknown' };
     deps.metrics.reviews.inc({ ...labels, status: outcome });
     deps.metrics.reviewDuration.observe(labels, (performance.now() - t0) / 1000);
@@ -91,6 +101,7 @@ async function runReviewOnce(deps: CoreDeps, job: RunReviewJob, opts: RunReviewO
             files,
             diffText: change.diffText,
             signal: abort.signal,
+            worktreePath: change.headSha ? change.worktreePath : null,
           });
           return { key, result, durationMs: Date.now() - t0 };
         } catch (e) {
@@ -140,7 +151,28 @@ async function runReviewOnce(deps: CoreDeps, job: RunReviewJob, opts: RunReviewO
   }
 }
 
-type Claim = { kind: 'skipped' | 'cancelled' } | { kind: 'run'; review: ReviewRow; project: Project; done: Map<string, unknown> };
+const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
+
+/**
+ * A slot of the org was freed: the oldest reviews waiting for one run now instead of at their
+ * next retry (their job is replaced in place by its key).
+ */
+async function promoteWaitingReviews(deps: CoreDeps, orgId: string): Promise<void> {
+  await withTenant(deps.db, orgId, async (tx) => {
+    const { running, tier } = await runningReviewsExcept(tx, orgId, '00000000-0000-0000-0000-000000000000');
+    const waiting = await takeWaitingReviews(tx, Math.min(8, tierLimits(deps.config.tierLimits, tier).max_concurrent_reviews - running));
+    for (const r of waiting) {
+      await enqueueJob(
+        tx,
+        'run_review',
+        { org_id: r.org_id, review_id: r.id, ...(r.correlation_id && { correlation_id: r.correlation_id }) },
+        { jobKey: `review:${r.id}`, priority: JOB_PRIORITY[r.priority], maxAttempts: 10 },
+      );
+    }
+  });
+}
+
+type Claim = { kind: 'skipped' | 'cancelled' | 'deferred' } | { kind: 'run'; review: ReviewRow; project: Project; done: Map<string, unknown> };
 
 async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
   return withTenant(deps.db, job.orgId, async (tx) => {
@@ -154,9 +186,24 @@ async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
       return { kind: 'cancelled' as const };
     }
     const now = deps.clock.now();
+    // Per-org cap on running reviews by tier. A review already running (resumed after a crash) keeps its slot.
+    if (r.status !== 'running') {
+      const { running, tier } = await runningReviewsExcept(tx, r.org_id, r.id);
+      if (running >= tierLimits(deps.config.tierLimits, tier).max_concurrent_reviews) {
+        const retryAt = new Date(now.getTime() + SLOT_RETRY_MS);
+        await markWaitingForSlot(tx, r.id, retryAt);
+        await enqueueJob(
+          tx,
+          'run_review',
+          { org_id: r.org_id, review_id: r.id, ...(job.correlationId && { correlation_id: job.correlationId }) },
+          { jobKey: `review:${r.id}`, priority: JOB_PRIORITY[r.priority], runAt: retryAt, maxAttempts: 10 },
+        );
+        return { kind: 'deferred' as const };
+      }
+    }
     const review = await tx
       .updateTable('reviews')
-      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: r.started_at ?? now }))
+      .set((eb) => ({ status: 'running', attempts: eb('attempts', '+', 1), started_at: r.started_at ?? now, slot_retry_at: null }))
       .where('id', '=', r.id)
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -6,7 +6,7 @@ import type { OrgOut } from './org.schemas.js';
 import { getOrg, type Org } from './orgs.repo.js';
 import { quotaFor } from './tiers.js';
 
-export function orgOut(org: Org, role: OrgRole): OrgOut {
+export function orgOut(org: Org, role: OrgRole, tiers?: CoreDeps['config']['tierLimits']): OrgOut {
   return {
     id: org.id,
     name: org.name,
@@ -14,7 +14,7 @@ export function orgOut(org: Org, role: OrgRole): OrgOut {
     tier: org.tier,
     role,
     created_at: org.createdAt.toISOString(),
-    quota: quotaFor(org.tier),
+    quota: quotaFor(org.tier, tiers),
   };
 }
 
@@ -22,6 +22,6 @@ export async function getCurrentOrg(deps: CoreDeps, actor: Actor): Promise<OrgOu
   return withTenant(deps.db, actor.orgId, async (tx) => {
     const org = await getOrg(tx, actor.orgId);
     if (!org) throw notFound('org');
-    return orgOut(org, actor.orgRole);
+    return orgOut(org, actor.orgRole, deps.config.tierLimits);
   });
 }

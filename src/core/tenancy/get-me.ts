@@ -23,7 +23,7 @@ export async function getMe(deps: CoreDeps, actor: Actor): Promise<MeOut> {
         org: orgSummary({ ...org, role: actor.orgRole }),
         orgs: orgs.map(orgSummary),
         api_key: actor.apiKeyId ? { id: actor.apiKeyId, project_ids: actor.keyProjectIds, max_role: actor.keyMaxRole } : null,
-        quota: quotaFor(org.tier),
+        quota: quotaFor(org.tier, deps.config.tierLimits),
       };
     },
     { userId: actor.userId },

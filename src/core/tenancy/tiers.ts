@@ -8,11 +8,16 @@ export interface TierLimits {
 }
 
 export const TIER_LIMITS: Readonly<Record<Tier, Readonly<TierLimits>>> = {
-  free: { max_projects: 3, max_concurrent_reviews: 2, monthly_budget_usd: 10 },
-  pro: { max_projects: 50, max_concurrent_reviews: 10, monthly_budget_usd: 500 },
-  enterprise: { max_projects: 1000, max_concurrent_reviews: 100, monthly_budget_usd: 10_000 },
+  free: { max_projects: 3, max_concurrent_reviews: 10, monthly_budget_usd: 10 },
+  pro: { max_projects: 50, max_concurrent_reviews: 50, monthly_budget_usd: 500 },
+  enterprise: { max_projects: 1000, max_concurrent_reviews: 200, monthly_budget_usd: 10_000 },
 };
 
-export function quotaFor(tier: Tier): { tier: Tier } & TierLimits {
-  return { tier, ...TIER_LIMITS[tier] };
+/** A tier's limits with the server's overrides (QUORUM_TIER_LIMITS) applied. */
+export function tierLimits(overrides: Partial<Record<Tier, Partial<TierLimits>>> | undefined, tier: Tier): TierLimits {
+  return { ...TIER_LIMITS[tier], ...overrides?.[tier] };
+}
+
+export function quotaFor(tier: Tier, overrides?: Partial<Record<Tier, Partial<TierLimits>>>): { tier: Tier } & TierLimits {
+  return { tier, ...tierLimits(overrides, tier) };
 }

@@ -25,7 +25,7 @@ export async function updateCurrentOrg(deps: CoreDeps, ctx: RequestContext, inpu
         targetId: orgId,
         diff: { before: { name: before.name }, after: { name: input.name } },
       });
-      return orgOut({ ...before, name: input.name }, ctx.actor.orgRole);
+      return orgOut({ ...before, name: input.name }, ctx.actor.orgRole, deps.config.tierLimits);
     },
     { userId: ctx.actor.userId },
   );

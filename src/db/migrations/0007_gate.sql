@@ -213,3 +213,10 @@ end $$;
 
 grant select, insert on usage_ledger to quorum_app;
 grant select, insert, update, delete on gate_limits, budget_spend, budget_reservations to quorum_app;
+
+-- ---------------------------------------------------------------- running-review slots per org
+-- A review whose org is at its tier's limit of running reviews waits for a slot: its job is put
+-- back with run_at = slot_retry_at. When a slot frees, the oldest waiting review whose job is not
+-- due yet (so no worker can hold it) is moved to now.
+alter table reviews add column slot_retry_at timestamptz;
+create index reviews_waiting_for_slot on reviews (org_id, created_at) where status = 'queued' and slot_retry_at is not null;

@@ -1,0 +1,45 @@
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Tier } from '../tenancy/actor.js';
+
+/**
+ * Running reviews of the org other than `reviewId`, counted under a per-org transaction lock so
+ * that two workers claiming at once cannot both take the last slot.
+ */
+export async function runningReviewsExcept(tx: Transaction<Database>, orgId: string, reviewId: string): Promise<{ running: number; tier: Tier }> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${'quorum:review-slots:' + orgId}, 0))`.execute(tx);
+  const org = await tx.selectFrom('orgs').select('tier').where('id', '=', orgId).executeTakeFirst();
+  const n = await tx
+    .selectFrom('reviews')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('status', '=', 'running')
+    .where('id', '<>', reviewId)
+    .executeTakeFirstOrThrow();
+  return { running: Number(n.n), tier: org?.tier ?? 'free' };
+}
+
+/** Records that a review waits for a slot until `at` (its job's run_at). */
+export async function markWaitingForSlot(tx: Transaction<Database>, reviewId: string, at: Date | null): Promise<void> {
+  await tx.updateTable('reviews').set({ slot_retry_at: at }).where('id', '=', reviewId).execute();
+}
+
+/**
+ * The oldest reviews waiting for a slot whose retry is more than a second away — their job is not
+ * due, so no worker can be holding it and it can be moved in place — locked and taken off the
+ * waiting list.
+ */
+export async function takeWaitingReviews(tx: Transaction<Database>, limit: number): Promise<Array<{ id: string; org_id: string; priority: 'low' | 'normal' | 'high'; correlation_id: string | null }>> {
+  if (limit <= 0) return [];
+  const rows = await tx
+    .selectFrom('reviews')
+    .select(['id', 'org_id', 'priority', 'correlation_id'])
+    .where('status', '=', 'queued')
+    .where('slot_retry_at', '>', sql<Date>`now() + interval '1 second'`)
+    .orderBy('created_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (rows.length) await tx.updateTable('reviews').set({ slot_retry_at: null }).where('id', 'in', rows.map((r) => r.id)).execute();
+  return rows;
+}
