@@ -7,6 +7,7 @@ import { registerDev } from '../adapters/cli/commands/dev.js';
 import { registerKeys } from '../adapters/cli/commands/keys.js';
 import { registerMcp } from '../adapters/cli/commands/mcp.js';
 import { registerAudit } from '../adapters/cli/commands/audit.js';
+import { registerCommandList } from '../adapters/cli/commands/commands.js';
 import { registerAuth } from '../adapters/cli/commands/auth.js';
 import { registerHealth } from '../adapters/cli/commands/health.js';
 import { registerKnowledge } from '../adapters/cli/commands/knowledge.js';
@@ -63,6 +64,7 @@ registerAudit(program);
 registerOrg(program);
 registerAuth(program);
 registerHealth(program);
+registerCommandList(program);
 registerDev(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -132,6 +132,7 @@ Examples:
   const reviews = program.command('reviews').description('list, show and cancel reviews');
   reviews
     .command('list')
+    .description('reviews you can see, newest first')
     .option('--project <project>', 'only this project')
     .option('--status <status>', 'queued, running, completed, failed or cancelled')
     .option('--task <task_id>', 'only this task')
@@ -149,6 +150,7 @@ Examples:
     );
   reviews
     .command('show <id>')
+    .description('a review as JSON with its findings, or its report (--format md, json or sarif)')
     .option('--format <fmt>', 'md, json or sarif (default: the review as JSON)')
     .action(async (id: string, o: { format?: string }, cmd: Command) =>
       withClient(cmd, async (c) => {
@@ -171,6 +173,7 @@ Examples:
     );
   reviews
     .command('cancel <id>')
+    .description('cancel a queued or running review')
     .action(async (id: string, _o, cmd: Command) =>
       withClient(cmd, async (c) => printJson(expectOk(await c.request('POST', `/v1/reviews/${encodeURIComponent(id)}/cancel`)))),
     );
