@@ -3,8 +3,8 @@ import { runBuiltinReviewer } from '../../src/core/llm/builtin/index.js';
 import type { DiffFile } from '../../src/core/review/diff.js';
 import { newFile } from './diff-builder.js';
 
-function rules(file: DiffFile | DiffFile[]): string[] {
-  return runBuiltinReviewer('security', Array.isArray(file) ? file : [file]).map((f) => f.rule ?? '');
+async function rules(file: DiffFile | DiffFile[]): Promise<string[]> {
+  return (await runBuiltinReviewer('security', Array.isArray(file) ? file : [file])).map((f) => f.rule ?? '');
 }
 
 // Fake credentials are assembled at run time so this file itself never holds one.
@@ -22,16 +22,16 @@ describe('secrets', () => {
     ['secrets/private-key', fake('-----BEGIN RSA ', 'PRIVATE KEY-----')],
     ['secrets/jwt', `auth = "${fake('eyJ', 'hbGciOiJIUzI1NiJ9')}.${fake('eyJ', 'zdWIiOiIxMjM0NTY3ODkwIn0')}.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"`],
     ['secrets/high-entropy-assignment', `const dbPassword = "${'hT9$kQ2!vX7#mP4z'}";`],
-  ])('%s is found', (rule, line) => {
-    expect(rules(newFile('src/config.ts', [line]))).toContain(rule);
+  ])('%s is found', async (rule, line) => {
+    expect(await rules(newFile('src/config.ts', [line]))).toContain(rule);
   });
 
-  it('reports a provider key once, not again as a high-entropy credential', () => {
-    expect(rules(newFile('src/config.ts', [`const accessKey = '${fake('AKIA', 'Z7Q4M2WB9XKTN3PL')}';`]))).toEqual(['secrets/aws-access-key']);
+  it('reports a provider key once, not again as a high-entropy credential', async () => {
+    expect(await rules(newFile('src/config.ts', [`const accessKey = '${fake('AKIA', 'Z7Q4M2WB9XKTN3PL')}';`]))).toEqual(['secrets/aws-access-key']);
   });
 
-  it('finds bare secrets in .env files and redacts them in the detail', () => {
-    const findings = runBuiltinReviewer('security', [newFile('.env.production', [`CLIENT_SECRET=${'Zq8Rt5Yp2Lk9Mw3Nx7Vb4'}`])]);
+  it('finds bare secrets in .env files and redacts them in the detail', async () => {
+    const findings = await runBuiltinReviewer('security', [newFile('.env.production', [`CLIENT_SECRET=${'Zq8Rt5Yp2Lk9Mw3Nx7Vb4'}`])]);
     expect(findings.map((f) => f.rule)).toEqual(['secrets/high-entropy-assignment']);
     expect(findings[0]?.detail).not.toContain('Zq8Rt5Yp2Lk9Mw3Nx7Vb4');
     expect(findings[0]?.severity).toBe(8);
@@ -45,13 +45,13 @@ describe('secrets', () => {
     `password: z.string().min(12),`,
     `const example = 'AKIAIOSFODNN7EXAMPLE';`,
     `const secretPath = "/var/run/secrets/kubernetes.io/token";`,
-  ])('stays quiet on %s', (line) => {
-    expect(rules(newFile('src/config.ts', [line]))).toEqual([]);
+  ])('stays quiet on %s', async (line) => {
+    expect(await rules(newFile('src/config.ts', [line]))).toEqual([]);
   });
 
-  it('skips the entropy rule in tests but still catches provider keys there', () => {
-    expect(rules(newFile('test/x.test.ts', [`const password = "hT9$kQ2!vX7#mP4z";`]))).toEqual([]);
-    expect(rules(newFile('test/x.test.ts', [`const k = '${fake('AKIA', 'Z7Q4M2WB9XKTN3PL')}';`]))).toEqual(['secrets/aws-access-key']);
+  it('skips the entropy rule in tests but still catches provider keys there', async () => {
+    expect(await rules(newFile('test/x.test.ts', [`const password = "hT9$kQ2!vX7#mP4z";`]))).toEqual([]);
+    expect(await rules(newFile('test/x.test.ts', [`const k = '${fake('AKIA', 'Z7Q4M2WB9XKTN3PL')}';`]))).toEqual(['secrets/aws-access-key']);
   });
 });
 
@@ -71,12 +71,12 @@ describe('injection', () => {
     ['injection/python-shell', 'app/r.py', ['subprocess.call("ping -c 1 {}".format(host), shell=True)']],
     ['injection/path-traversal', 'src/r.ts', ['res.sendFile(path.join(__dirname, "uploads", req.params.name));']],
     ['injection/path-traversal', 'app/r.py', ['with open(os.path.join(BASE, request.args["f"])) as fh:']],
-  ])('%s in %s', (rule, path, lines) => {
-    expect(rules(newFile(path, lines))).toContain(rule);
+  ])('%s in %s', async (rule, path, lines) => {
+    expect(await rules(newFile(path, lines))).toContain(rule);
   });
 
-  it('rates tainted SQL and eval at 9', () => {
-    const f = runBuiltinReviewer('security', [newFile('src/r.ts', ['const r = await db.query(`SELECT * FROM t WHERE id = ${req.query.id}`);', 'eval(req.body.code);'])]);
+  it('rates tainted SQL and eval at 9', async () => {
+    const f = await runBuiltinReviewer('security', [newFile('src/r.ts', ['const r = await db.query(`SELECT * FROM t WHERE id = ${req.query.id}`);', 'eval(req.body.code);'])]);
     expect(f.map((x) => [x.rule, x.severity])).toEqual([
       ['injection/sql-concat', 9],
       ['injection/code-eval', 9],
@@ -95,12 +95,12 @@ describe('injection', () => {
     ['const res = await sql<{ id: string }>`select id from users where email = ${email}`.execute(db);'],
     ['await client.query(`grant select on t to ${pg.escapeIdentifier(role)}`);'],
     ['const token = `qi_${randomBytes(32).toString("base64url")}`;'],
-  ])('stays quiet on %s', (line) => {
-    expect(rules(newFile('src/r.ts', [line]))).toEqual([]);
+  ])('stays quiet on %s', async (line) => {
+    expect(await rules(newFile('src/r.ts', [line]))).toEqual([]);
   });
 
-  it('accepts subprocess with an argument list', () => {
-    expect(rules(newFile('app/r.py', ['subprocess.run(["tar", "-czf", archive, src], check=True)']))).toEqual([]);
+  it('accepts subprocess with an argument list', async () => {
+    expect(await rules(newFile('app/r.py', ['subprocess.run(["tar", "-czf", archive, src], check=True)']))).toEqual([]);
   });
 });
 
@@ -114,8 +114,8 @@ describe('crypto and TLS', () => {
     ['tls/verification-disabled', 'src/a.ts', "process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';"],
     ['tls/verification-disabled', 'app/a.py', 'requests.get(url, verify=False)'],
     ['tls/verification-disabled', 'pkg/a.go', 'cfg := &tls.Config{InsecureSkipVerify: true}'],
-  ])('%s in %s', (rule, path, line) => {
-    expect(rules(newFile(path, [line]))).toContain(rule);
+  ])('%s in %s', async (rule, path, line) => {
+    expect(await rules(newFile(path, [line]))).toContain(rule);
   });
 
   it.each([
@@ -123,19 +123,19 @@ describe('crypto and TLS', () => {
     "const c = crypto.createCipheriv('aes-256-gcm', key, iv);",
     '// never set rejectUnauthorized: false here',
     "const what = '`rejectUnauthorized: false` disables TLS';",
-  ])('stays quiet on %s', (line) => {
-    expect(rules(newFile('src/a.ts', [line]))).toEqual([]);
+  ])('stays quiet on %s', async (line) => {
+    expect(await rules(newFile('src/a.ts', [line]))).toEqual([]);
   });
 });
 
 describe('file selection', () => {
-  it('ignores deleted files and only looks at added lines', () => {
+  it('ignores deleted files and only looks at added lines', async () => {
     const deleted = { ...newFile('src/x.ts', ['eval(req.body.x);']), status: 'deleted' as const };
-    expect(rules(deleted)).toEqual([]);
+    expect(await rules(deleted)).toEqual([]);
   });
 
-  it('reports on the right file and line', () => {
-    const [f] = runBuiltinReviewer('security', [newFile('src/x.ts', ['const a = 1;', 'const b = 2;', 'eval(req.body.x);'])]);
+  it('reports on the right file and line', async () => {
+    const [f] = await runBuiltinReviewer('security', [newFile('src/x.ts', ['const a = 1;', 'const b = 2;', 'eval(req.body.x);'])]);
     expect([f?.file, f?.lineStart, f?.reviewer, f?.category]).toEqual(['src/x.ts', 3, 'security', 'security']);
   });
 });

@@ -19,10 +19,11 @@ const modelFinding: RawFinding = {
   reviewer: 'correctness',
 };
 
+const builtinRaw = await runBuiltinPanel(parseUnifiedDiff(readFileSync(new URL('../fixtures/review/sql-injection-ts.diff', import.meta.url), 'utf8')));
+
 function summary(): ReviewSummary {
-  const files = parseUnifiedDiff(readFileSync(new URL('../fixtures/review/sql-injection-ts.diff', import.meta.url), 'utf8'));
   return summarizeReview({
-    raw: [...runBuiltinPanel(files), modelFinding],
+    raw: [...builtinRaw, modelFinding],
     panelSize: 5,
     coverage: { filesCovered: ['src/users/user.repo.ts', 'test/users/user.repo.test.ts'], filesClipped: [{ file: 'big.sql', reason: 'too large: ~9000 tokens, budget 4000' }] },
   });

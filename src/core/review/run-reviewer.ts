@@ -1,5 +1,5 @@
 import type { CoreDeps } from '../deps.js';
-import { runBuiltinReviewer } from '../llm/builtin/index.js';
+import { readChangedContents, runBuiltinReviewer, type FileContents } from '../llm/builtin/index.js';
 import type { DiffFile } from './diff.js';
 import type { ReviewerSpec } from './review.schemas.js';
 import type { RawFinding } from './types.js';
@@ -14,6 +14,8 @@ export interface ReviewerContext {
   files: DiffFile[];
   diffText: string;
   signal: AbortSignal;
+  /** A worktree with the change checked out (new side), when there is one: parsers read whole files from it. */
+  worktreePath?: string | null;
 }
 
 export interface ReviewerResult {
@@ -27,6 +29,19 @@ export type ReviewerRunner = (deps: CoreDeps, spec: ReviewerSpec, ctx: ReviewerC
 
 const FILES_PER_SLICE = 16;
 
+/** The panel's built-in reviewers share one read of the changed files (keyed by the review's parsed diff). */
+const contentsByDiff = new WeakMap<DiffFile[], Promise<FileContents | undefined>>();
+
+function changedContents(ctx: ReviewerContext): Promise<FileContents | undefined> {
+  if (!ctx.worktreePath) return Promise.resolve(undefined);
+  let p = contentsByDiff.get(ctx.files);
+  if (!p) {
+    p = readChangedContents(ctx.worktreePath, ctx.files);
+    contentsByDiff.set(ctx.files, p);
+  }
+  return p;
+}
+
 /**
  * Built-in analysis is CPU-bound and synchronous. On a large diff it is run a slice of files at a
  * time, yielding to the event loop in between, so the worker's heartbeat (and every other job in
@@ -35,12 +50,13 @@ const FILES_PER_SLICE = 16;
  */
 export const runBuiltin: ReviewerRunner = async (_deps, spec, ctx) => {
   ctx.signal.throwIfAborted();
+  const contents = await changedContents(ctx);
   const findings = [];
   if (spec.persona === 'tests' || ctx.files.length <= FILES_PER_SLICE) {
-    findings.push(...runBuiltinReviewer(spec.persona, ctx.files));
+    findings.push(...(await runBuiltinReviewer(spec.persona, ctx.files, contents)));
   } else {
     for (let i = 0; i < ctx.files.length; i += FILES_PER_SLICE) {
-      findings.push(...runBuiltinReviewer(spec.persona, ctx.files.slice(i, i + FILES_PER_SLICE)));
+      findings.push(...(await runBuiltinReviewer(spec.persona, ctx.files.slice(i, i + FILES_PER_SLICE), contents)));
       await new Promise<void>((r) => setImmediate(r));
       ctx.signal.throwIfAborted();
     }

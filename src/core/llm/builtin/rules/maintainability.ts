@@ -129,24 +129,6 @@ function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
   return hits;
 }
 
-/** Indentation-based nesting for languages without a parser here (Python mostly). */
-function indentNesting(file: DiffFile, lang: Language): RuleHit[] {
-  if (lang !== 'python') return [];
-  const hits: RuleHit[] = [];
-  let lastReported = -10;
-  for (const { line, text } of file.added) {
-    if (!/^\s*(if|for|while|with|try|elif)\b/.test(text)) continue;
-    const indent = (/^( *)/.exec(text)?.[1]?.length ?? 0) / 4;
-    // Module → def → (class/def) leaves at most 2 levels of structure before control flow.
-    const controlDepth = indent - 1;
-    if (controlDepth >= LIMITS.nesting + 1 && line > lastReported + 10) {
-      lastReported = line;
-      hits.push(hit(MAINTAINABILITY_RULES.deepNesting, file.path, line, line, `Control flow is indented ${indent} levels here.`));
-    }
-  }
-  return hits;
-}
-
 function lineRules(file: DiffFile, lang: Language): RuleHit[] {
   const hits: RuleHit[] = [];
   const long: number[] = [];
@@ -169,7 +151,7 @@ export function detectMaintainability(file: DiffFile): RuleHit[] {
   const lang = languageOf(file.path);
   if (!isCode(lang) && lang !== 'shell') return [];
   const hits = lineRules(file, lang);
+  // Other languages' functions and nesting are measured with tree-sitter (tree-sitter-metrics.ts).
   if (isJsLike(lang)) hits.push(...parseJsSources(file).flatMap((src) => jsRules(file, src)));
-  else hits.push(...indentNesting(file, lang));
   return hits;
 }
