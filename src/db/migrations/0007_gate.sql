@@ -50,6 +50,10 @@ begin
   insert into gate_buckets (key, tokens, updated_at)
   select k, abs(c), v_now from unnest(p_keys, p_caps) as u(k, c)
   on conflict (key) do nothing;
+  -- Lock first, then read the clock: a timestamp taken before waiting for the lock could be older
+  -- than the holder's, and writing it back would refill the same interval twice.
+  perform 1 from gate_buckets b where b.key = any (p_keys) order by b.key for update;
+  v_now := clock_timestamp();
 
   for r in select b.key, b.tokens, b.learned_capacity, b.paused_until, b.updated_at
              from gate_buckets b where b.key = any (p_keys) order by b.key for update loop
@@ -83,7 +87,7 @@ begin
     return;
   end if;
   for i in 1..v_n loop
-    update gate_buckets set tokens = v_avail[i] - least(p_amounts[i], v_caps[i]), updated_at = v_now where key = p_keys[i];
+    update gate_buckets set tokens = v_avail[i] - least(p_amounts[i], v_caps[i]), updated_at = greatest(updated_at, v_now) where key = p_keys[i];
   end loop;
   return query select true, 0::double precision, null::text, false;
 end $$;
@@ -93,16 +97,18 @@ end $$;
 create function quorum.gate_adjust(p_keys text[], p_caps double precision[], p_deltas double precision[])
 returns void language plpgsql as $$
 declare
-  v_now timestamptz := clock_timestamp();
+  v_now timestamptz;
   i int;
 begin
+  perform 1 from gate_buckets b where b.key = any (p_keys) order by b.key for update;
+  v_now := clock_timestamp();
   for i in 1..coalesce(array_length(p_keys, 1), 0) loop
     update gate_buckets b
        set tokens = least(quorum.gate_capacity(p_caps[i], b.learned_capacity),
                           least(quorum.gate_capacity(p_caps[i], b.learned_capacity),
                                 b.tokens + greatest(0, extract(epoch from v_now - b.updated_at)) * quorum.gate_capacity(p_caps[i], b.learned_capacity) / 60.0)
                           + p_deltas[i]),
-           updated_at = v_now
+           updated_at = greatest(b.updated_at, v_now)
      where b.key = p_keys[i];
   end loop;
 end $$;
@@ -111,18 +117,25 @@ end $$;
 -- after a 429, a pause until its retry-after.
 create function quorum.gate_learn(p_key text, p_cap double precision, p_limit double precision, p_remaining double precision, p_pause_until timestamptz)
 returns void language plpgsql as $$
-declare v_now timestamptz := clock_timestamp();
+declare
+  v_now timestamptz := clock_timestamp();
+  r record;
+  v_cap double precision;
+  v_tokens double precision;
 begin
   insert into gate_buckets (key, tokens, updated_at) values (p_key, abs(p_cap), v_now) on conflict (key) do nothing;
-  update gate_buckets b
-     set tokens = case when p_remaining is null then refilled.t else least(refilled.t, p_remaining) end,
-         learned_capacity = coalesce(p_limit, b.learned_capacity),
-         paused_until = case when p_pause_until is null then b.paused_until else greatest(coalesce(b.paused_until, p_pause_until), p_pause_until) end,
-         updated_at = v_now
-    from (select least(quorum.gate_capacity(p_cap, x.learned_capacity),
-                       x.tokens + greatest(0, extract(epoch from v_now - x.updated_at)) * quorum.gate_capacity(p_cap, x.learned_capacity) / 60.0) as t
-            from gate_buckets x where x.key = p_key) refilled
-   where b.key = p_key;
+  -- Read and write under the row lock: a concurrent acquire's deduction must never be lost.
+  select b.tokens, b.learned_capacity, b.updated_at into r from gate_buckets b where b.key = p_key for update;
+  v_now := clock_timestamp();
+  v_cap := quorum.gate_capacity(p_cap, r.learned_capacity);
+  v_tokens := least(v_cap, r.tokens + greatest(0, extract(epoch from v_now - r.updated_at)) * v_cap / 60.0);
+  if p_remaining is not null then v_tokens := least(v_tokens, p_remaining); end if;
+  update gate_buckets
+     set tokens = v_tokens,
+         learned_capacity = coalesce(p_limit, learned_capacity),
+         paused_until = case when p_pause_until is null then paused_until else greatest(coalesce(paused_until, p_pause_until), p_pause_until) end,
+         updated_at = greatest(updated_at, v_now)
+   where key = p_key;
 end $$;
 
 revoke all on function quorum.gate_acquire(text[], double precision[], double precision[], boolean[]) from public;
