@@ -14,8 +14,15 @@ import type { ProjectOut } from '../../core/tenancy/project.schemas.js';
  */
 export interface QuorumBackend {
   readonly kind: 'core' | 'rest';
-  /** Starts a review and waits for it (up to input.timeout_s), reporting reviewer progress k/n. */
-  reviewCode(input: StartReviewInput, onProgress: (p: ReviewProgress) => void | Promise<void>, signal?: AbortSignal): Promise<{ review: ReviewOut; done: boolean }>;
+  /**
+   * Starts a review and waits for it (up to input.timeout_s), reporting reviewer progress k/n to
+   * `onProgress` when given (no listener, no progress stream: a caller without a progress token).
+   */
+  reviewCode(
+    input: StartReviewInput,
+    onProgress: ((p: ReviewProgress) => void | Promise<void>) | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ review: ReviewOut; done: boolean }>;
   getReview(id: string): Promise<ReviewOut>;
   listReviews(q: ListReviewsQuery): Promise<Page<ReviewOut>>;
   searchKnowledge(project: string, q: SearchKnowledgeQuery): Promise<Page<KnowledgeOut>>;

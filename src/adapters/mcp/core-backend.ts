@@ -25,17 +25,17 @@ export function coreBackend(deps: CoreDeps, ctx: () => RequestContext): QuorumBa
     async reviewCode(input, onProgress) {
       const c = ctx();
       const started = await startReview(deps, c, input);
-      const progress = followReviewProgress(deps, c.actor, started.id, onProgress);
+      const progress = onProgress && followReviewProgress(deps, c.actor, started.id, onProgress);
       try {
         const res = await waitForReview(deps, c.actor, started.id, input.timeout_s * 1000);
-        if (res.done) {
+        if (res.done && progress) {
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([progress.done, new Promise((r) => (timer = setTimeout(r, PROGRESS_DRAIN_MS)))]);
           clearTimeout(timer);
         }
         return res;
       } finally {
-        progress.stop();
+        progress?.stop();
       }
     },
     getReview: (id) => getReview(deps, ctx().actor, id),

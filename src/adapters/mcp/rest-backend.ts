@@ -91,10 +91,10 @@ export function restBackend(o: RestBackendOptions): QuorumBackend {
             if (!data) continue;
             const e = JSON.parse(data) as { type: string; payload: { completed?: number; total?: number; reviewer?: string; status?: 'completed' | 'failed' } };
             const p = e.payload;
-            if (e.type === 'review.queued' && typeof p.total === 'number') await onProgress({ completed: 0, total: p.total });
+            if (e.type === 'review.queued' && typeof p.total === 'number') await onProgress?.({ completed: 0, total: p.total });
             if (e.type === 'reviewer.completed' && typeof p.completed === 'number' && typeof p.total === 'number' && p.completed > maxDone) {
               maxDone = p.completed;
-              await onProgress({ completed: p.completed, total: p.total, ...(p.reviewer && { reviewer: p.reviewer }), ...(p.status && { status: p.status }) });
+              await onProgress?.({ completed: p.completed, total: p.total, ...(p.reviewer && { reviewer: p.reviewer }), ...(p.status && { status: p.status }) });
             }
             if (TERMINAL.has(e.type)) done = true;
           }

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
 import { getWorkingTreeDiff } from '../../../core/git/get-working-tree-diff.js';
+import type { ReviewProgress } from '../../../core/review/follow-review-progress.js';
 import { ListReviewsQuery, ReviewerInput, ReviewOut, ReviewStatus, StartReviewInput, TaskId } from '../../../core/review/review.schemas.js';
 import { jsonText, projectOf, type McpContext } from '../context.js';
 import { toolError } from '../errors.js';
@@ -66,25 +67,25 @@ export function registerReviewTools(server: McpServer, c: McpContext): void {
         });
         const token = extra._meta?.progressToken;
         let last = -1;
-        const { review, done } = await c.backend.reviewCode(
-          input,
-          async (p) => {
-            if (token === undefined || p.completed <= last) return;
-            last = p.completed;
-            await extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: {
-                  progressToken: token,
-                  progress: p.completed,
-                  total: p.total,
-                  message: p.reviewer ? `${p.reviewer} ${p.status ?? 'completed'} (${p.completed}/${p.total})` : `queued (0/${p.total})`,
-                },
-              })
-              .catch(() => {});
-          },
-          extra.signal,
-        );
+        const onProgress =
+          token === undefined
+            ? undefined
+            : async (p: ReviewProgress) => {
+                if (p.completed <= last) return;
+                last = p.completed;
+                await extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: {
+                      progressToken: token,
+                      progress: p.completed,
+                      total: p.total,
+                      message: p.reviewer ? `${p.reviewer} ${p.status ?? 'completed'} (${p.completed}/${p.total})` : `queued (0/${p.total})`,
+                    },
+                  })
+                  .catch(() => {});
+              };
+        const { review, done } = await c.backend.reviewCode(input, onProgress, extra.signal);
         const out = ReviewOut.parse(review);
         return {
           content: [
