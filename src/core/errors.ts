@@ -67,6 +67,7 @@ export function exitCodeFor(code: ErrorCode | undefined): number {
     case 'validation_failed':
     case 'invalid_ref':
     case 'unprocessable':
+    case 'provider_not_configured':
       return 2;
     case 'unauthenticated':
     case 'invalid_credentials':
