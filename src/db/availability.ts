@@ -16,14 +16,17 @@ const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection
 
 /**
  * Whether an error means "the database is not there right now" (→ 503 database_unavailable) or
- * "it did not answer in time" (statement_timeout, query read timeout → 503 database_timeout), as
+ * "it cancelled a statement that ran too long" (statement_timeout → 503 database_timeout), as
  * opposed to a bug or a bad value. Looks through `cause` chains (Kysely and our own wrappers).
  */
 export function classifyDbFault(err: unknown): DbFault | null {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     const message = String((e as { message?: unknown }).message ?? '');
-    if (code === '57014' || /Query read timeout/i.test(message)) return 'database_timeout';
+    // The server cancelled a statement that ran past statement_timeout: slow, but there.
+    if (code === '57014') return 'database_timeout';
+    // No byte back within statement_timeout + 5 s: the server or the network is gone.
+    if (/Query read timeout/i.test(message)) return 'database_unavailable';
     if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return 'database_unavailable';
     if (UNAVAILABLE_MESSAGES.test(message)) return 'database_unavailable';
   }

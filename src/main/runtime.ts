@@ -111,6 +111,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       appPool,
       embedded,
       close: async () => {
+        await deps.gate.close?.().catch(() => undefined);
         await hub.stop();
         await deps.db.destroy().catch(() => {});
         await embedded?.stop();

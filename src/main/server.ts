@@ -7,6 +7,7 @@ import { allRoutes } from '../adapters/http/all-routes.js';
 import type { WorkerHandle } from '../adapters/worker/runner.js';
 import { createLogger } from './logger.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { guardDatabaseFaultRejections } from './process-guards.js';
 import { openRuntime, type Runtime } from './runtime.js';
 import { VERSION } from '../version.js';
 
@@ -29,6 +30,7 @@ export interface ServeOptions {
 export async function startServer(config: Config, opts: ServeOptions): Promise<ServerHandle> {
   const role = opts.worker ? 'server+worker' : 'server';
   const logger = createLogger(config.logLevel, { role });
+  if (opts.worker) guardDatabaseFaultRejections(logger);
   const t0 = Date.now();
   const runtime = await openRuntime(config, { logger, migrate: true, applicationName: 'quorum-api' });
   let worker: WorkerHandle | undefined;

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { WorkerHandle } from '../adapters/worker/runner.js';
 import { createLogger } from './logger.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { guardDatabaseFaultRejections } from './process-guards.js';
 import { openRuntime, type Runtime } from './runtime.js';
 
 export interface WorkerProcessHandle {
@@ -15,6 +16,7 @@ export interface WorkerProcessHandle {
 /** `quorum worker`: job workers only, any number of them on one DATABASE_URL. */
 export async function startWorkerProcess(config: Config, opts: { concurrency?: number | undefined } = {}): Promise<WorkerProcessHandle> {
   const logger = createLogger(config.logLevel, { role: 'worker' });
+  guardDatabaseFaultRejections(logger);
   const runtime = await openRuntime(config, { logger, migrate: true, applicationName: 'quorum-worker' });
   let worker: WorkerHandle | undefined;
   let metricsServer: MetricsServer | undefined;

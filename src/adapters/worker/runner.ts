@@ -13,7 +13,7 @@ import type { SweepResult } from './sweeper.js';
 import { buildTaskList, CRONTAB } from './task-list.js';
 import { buildReviewerRunners } from './reviewer-runners.js';
 import { handedBack } from './tenant-task.js';
-import { unlockOwnWorkers } from './worker-heartbeats.repo.js';
+import { jobsLockedBy, unlockJobs, unlockOwnWorkers } from './worker-heartbeats.repo.js';
 
 export interface StartWorkerOptions {
   /** Jobs run at once by this process (default config.worker.concurrency). */
@@ -123,8 +123,14 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
     void hb.beat();
   });
   const started = new Map<string, number>();
+  /** Jobs whose run ended here, by when: their lock should be gone within moments. */
+  const endedAt = new Map<string, number>();
   events.on('job:start', ({ job }) => {
     started.set(job.id, performance.now());
+    endedAt.delete(job.id);
+  });
+  events.on('job:complete', ({ job }) => {
+    endedAt.set(job.id, Date.now());
   });
   const ended = (task: string, id: string, outcome: string) => {
     const t0 = started.get(id);
@@ -191,6 +197,28 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
   };
   supervise(runner);
 
+  // graphile-worker 0.17 does not await the write that completes or fails a job: when the database
+  // is unavailable at that moment the job stays locked by this live process (whose heartbeat keeps
+  // the sweeper away) and would never run again. Reconcile: a job locked by this process's current
+  // workers that none of them runs, and whose run ended a while ago, is unlocked.
+  const reconcileMs = Math.max(2_000, cfg.heartbeatMs * 5);
+  const reconcile = setInterval(() => {
+    if (stopping) return;
+    void (async () => {
+      const ids = [...currentIds];
+      const locked = await jobsLockedBy(pool, ids);
+      const now = Date.now();
+      const stale = locked.filter((j) => !started.has(j.id) && (endedAt.get(j.id) ?? Infinity) < now - reconcileMs).map((j) => j.id);
+      const stillLocked = new Set(locked.map((j) => j.id));
+      for (const [id, at] of endedAt) if (!stillLocked.has(id) && at < now - reconcileMs) endedAt.delete(id);
+      if (stale.length === 0) return;
+      const n = await unlockJobs(pool, stale, ids);
+      for (const id of stale) endedAt.delete(id);
+      log.warn({ jobs: stale, unlocked: n }, 'unlocked jobs whose completion was not recorded (database fault); they run again');
+    })().catch(() => {});
+  }, reconcileMs);
+  reconcile.unref();
+
   const specs = [...buildSingletons(deps, { ownerPool: pool, workerId, onSweep: opts.onSweep }), ...(opts.extraSingletons ?? [])];
   const connection: pg.ClientConfig = { ...(runtime.appPool as unknown as { options: pg.ClientConfig }).options };
   const singletons: SingletonHandle[] = specs.map((spec) =>
@@ -212,6 +240,7 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
+      clearInterval(reconcile);
       const t0 = Date.now();
       // Singletons first: closing their lock sessions lets a waiting process take over at once.
       await Promise.all(singletons.map((s) => s.stop()));

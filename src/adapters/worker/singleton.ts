@@ -89,8 +89,10 @@ export function periodic(everyMs: number, tick: (ctx: SingletonContext) => Promi
     while (!ctx.signal.aborted) {
       if (delay > 0 && !(await sleep(delay, ctx.signal))) return;
       delay = everyMs;
-      // Narrows the overlap with a successor to a tick already running when the lock was lost.
-      if (ctx.signal.aborted || !(await ctx.confirm())) return;
+      if (ctx.signal.aborted) return;
+      // Narrows the overlap with a successor to a tick already running when the lock was lost (the
+      // holder's ping then ends the body).
+      if (!(await ctx.confirm())) continue;
       try {
         await tick(ctx);
       } catch (e) {

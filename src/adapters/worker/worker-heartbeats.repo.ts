@@ -149,3 +149,33 @@ export async function unlockOwnWorkers(pool: pg.Pool, graphileWorkerIds: string[
     client.release();
   }
 }
+
+/** Jobs locked by any of `graphileWorkerIds` (this process's current pool and workers). */
+export async function jobsLockedBy(pool: pg.Pool, graphileWorkerIds: string[]): Promise<Array<{ id: string; locked_by: string }>> {
+  if (graphileWorkerIds.length === 0) return [];
+  const { rows } = await pool.query<{ id: string; locked_by: string }>(
+    'select id, locked_by from graphile_worker._private_jobs where locked_by = any ($1::text[])',
+    [graphileWorkerIds],
+  );
+  return rows;
+}
+
+/**
+ * Unlocks specific jobs still locked by this process although none of its workers runs them (their
+ * completion write was lost to a database fault). They run again (idempotently) at once.
+ */
+export async function unlockJobs(pool: pg.Pool, jobIds: string[], graphileWorkerIds: string[]): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  const { rows } = await pool.query<{ n: number }>(
+    `with j as (
+       update graphile_worker._private_jobs set locked_at = null, locked_by = null
+        where id = any ($1::bigint[]) and locked_by = any ($2::text[])
+        returning job_queue_id),
+     q as (
+       update graphile_worker._private_job_queues jq set locked_at = null, locked_by = null
+         from j where jq.id = j.job_queue_id and jq.locked_by = any ($2::text[]))
+     select count(*)::int as n, pg_notify('jobs:insert', json_build_object('r', random(), 'count', count(*))::text) from j`,
+    [jobIds, graphileWorkerIds],
+  );
+  return rows[0]?.n ?? 0;
+}
