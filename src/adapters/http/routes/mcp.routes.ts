@@ -43,7 +43,16 @@ export function mcpRoutes(app: FastifyInstance, deps: CoreDeps): void {
     });
     await server.connect(transport);
     reply.hijack();
-    await transport.handleRequest(req.raw, reply.raw, req.body);
+    try {
+      await transport.handleRequest(req.raw, reply.raw, req.body);
+    } catch (e) {
+      // Past hijack() Fastify's error handler cannot answer: a JSON-RPC error, never a stack trace.
+      req.log.error({ err: e }, 'MCP request failed');
+      if (!reply.raw.headersSent) {
+        reply.raw.writeHead(500, { 'content-type': 'application/json' });
+        reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null }));
+      } else reply.raw.end();
+    }
   });
 
   // Stateless: no server-initiated stream (GET) and no session to end (DELETE).
