@@ -108,10 +108,10 @@ export class Cluster {
     return { ...this.baseEnv, ...extra };
   }
 
-  /** An API process without workers; resolves once it logged "quorum ready". */
-  async startApi(extra: Record<string, string> = {}): Promise<ApiProc> {
+  /** An API process (without workers unless `worker`); resolves once it logged "quorum ready". */
+  async startApi(extra: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<ApiProc> {
     const port = await freePort();
-    const p = runCli(['serve', '--no-worker'], this.env({ PORT: String(port), ...extra }));
+    const p = runCli(['serve', ...(opts.worker ? [] : ['--no-worker'])], this.env({ PORT: String(port), ...extra }));
     this.procs.push(p);
     await p.waitFor(/"msg":"quorum ready"/, 60_000);
     return Object.assign(p, { url: `http://127.0.0.1:${port}` });

@@ -1,5 +1,6 @@
 import { Logger as GraphileLogger, type LogFunctionFactory } from 'graphile-worker';
 import type { Logger } from 'pino';
+import { jobLogBindings } from './tenant-task.js';
 
 interface JobLike {
   id?: unknown;
@@ -23,6 +24,9 @@ export function graphileLogger(log: Logger): GraphileLogger {
     });
     return (level, message, meta) => {
       const fields = summarize(meta);
+      const jobId = fields.job_id ?? scope.jobId;
+      const bound = jobId !== undefined ? jobLogBindings.get(String(jobId)) : undefined;
+      if (bound) Object.assign(fields, bound);
       // LogLevel is a const enum of strings ("error" | "warning" | "info" | "debug").
       switch (level as string) {
         case 'error':

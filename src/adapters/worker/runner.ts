@@ -12,7 +12,7 @@ import { buildSingletons } from './singleton-list.js';
 import type { SweepResult } from './sweeper.js';
 import { buildTaskList, CRONTAB } from './task-list.js';
 import { buildReviewerRunners } from './reviewer-runners.js';
-import { handedBack } from './tenant-task.js';
+import { handedBack, jobLogBindings } from './tenant-task.js';
 import { jobsLockedBy, unlockJobs, unlockOwnWorkers } from './worker-heartbeats.repo.js';
 
 export interface StartWorkerOptions {
@@ -131,6 +131,7 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
   });
   events.on('job:complete', ({ job }) => {
     endedAt.set(job.id, Date.now());
+    jobLogBindings.delete(job.id);
   });
   const ended = (task: string, id: string, outcome: string) => {
     const t0 = started.get(id);

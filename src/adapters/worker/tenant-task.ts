@@ -33,15 +33,16 @@ export function tenantTask<N extends TenantJobName>(
       );
     }
     const payload = parsed.data as TenantJobPayloadOf<N>;
-    const reviewId = (payload as { review_id?: unknown }).review_id;
-    const logger = deps.logger.child({
-      job_id: helpers.job.id,
-      task: name,
+    const { review_id: reviewId, project_id: projectId } = payload as { review_id?: unknown; project_id?: unknown };
+    const bindings = {
       org_id: payload.org_id,
       correlation_id: payload.correlation_id ?? `job-${helpers.job.id}`,
+      ...(typeof projectId === 'string' ? { project_id: projectId } : {}),
       ...(typeof reviewId === 'string' ? { review_id: reviewId } : {}),
-      attempt: helpers.job.attempts,
-    });
+    };
+    // graphile-worker's own lines about this job ("Completed task …") carry them too.
+    jobLogBindings.set(helpers.job.id, bindings);
+    const logger = deps.logger.child({ job_id: helpers.job.id, task: name, ...bindings, attempt: helpers.job.attempts });
     try {
       const result = await run({ ...deps, logger }, payload, helpers);
       logger.info({ result }, `job ${name} done`);
@@ -56,6 +57,12 @@ export function tenantTask<N extends TenantJobName>(
     }
   };
 }
+
+/**
+ * The tenant, correlation id and review of each job running in this process, for the lines
+ * graphile-worker logs about it (graphile-logger.ts). The runner drops an entry on job:complete.
+ */
+export const jobLogBindings = new Map<string, Record<string, string>>();
 
 /** Jobs this process handed back on shutdown (their job:success is not a success; metrics). */
 export const handedBack = new WeakSet<Job>();

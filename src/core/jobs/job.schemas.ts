@@ -21,7 +21,11 @@ export type PurgeAuditPayload = z.infer<typeof PurgeAuditPayload>;
  * Later issues add their jobs (reviews) here.
  */
 /** Runs (or resumes) one review. */
-export const RunReviewPayload = TenantJobPayload.extend({ review_id: z.uuid() });
+export const RunReviewPayload = TenantJobPayload.extend({
+  review_id: z.uuid(),
+  /** For log lines only (every line of the job carries its project); the review row is the truth. */
+  project_id: z.uuid().optional(),
+});
 export type RunReviewPayload = z.infer<typeof RunReviewPayload>;
 
 export const TENANT_JOBS = {
