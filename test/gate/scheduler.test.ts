@@ -34,6 +34,7 @@ function backlog(
     s.admit({ orgId: o.org, weight: o.weight ?? 1, classRank: o.cls ?? 1, demands: (o.demands ?? poolDemand)(o.tokens), cost: o.tokens }).then(
       () => {
         served.push({ org: o.org, cls: o.cls ?? 1, at: Date.now(), waited: Date.now() - enq, tokens: o.tokens });
+        s.finished(o.org);
         submit();
       },
       () => undefined,

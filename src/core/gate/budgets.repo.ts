@@ -95,61 +95,34 @@ export interface BudgetCrossing {
 }
 
 /**
- * Records one call: the ledger row, its cost added to the month's spend of the org, project and
- * user, and its reservation released — one transaction, so spend and reservations never disagree.
- * Returns the budgets that crossed 90 % with this call (each at most once per month).
+ * Records one call (quorum.gate_settle, one round trip): the ledger row, its cost moved from the
+ * reservation it ran under to the month's spend of the org, project and user, and the buckets'
+ * unused reservation given back. Returns the budgets that crossed 90 % with this call.
  */
 export async function settleCall(
   tx: Transaction<Database>,
-  v: { entry: LedgerEntry; month: string; reservationId: string | undefined; subjects: BudgetSubject[] },
+  v: {
+    entry: LedgerEntry;
+    month: string;
+    reservationId: string | undefined;
+    subjects: BudgetSubject[];
+    buckets: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>;
+  },
 ): Promise<BudgetCrossing[]> {
   const e = v.entry;
-  await lockOrgBudgets(tx, e.orgId);
-  if (v.reservationId) await releaseReservation(tx, v.reservationId);
-  await tx
-    .insertInto('usage_ledger')
-    .values({
-      org_id: e.orgId,
-      project_id: e.projectId,
-      user_id: e.userId,
-      api_key_id: e.apiKeyId,
-      review_id: e.reviewId,
-      provider: e.provider,
-      model: e.model,
-      input_tokens: e.inputTokens,
-      output_tokens: e.outputTokens,
-      cache_creation_tokens: e.cacheCreationTokens,
-      cache_read_tokens: e.cacheReadTokens,
-      cost_usd: e.costUsd.toFixed(6),
-      latency_ms: Math.round(e.latencyMs),
-      wait_ms: Math.round(e.waitMs),
-      attempts: e.attempts,
-      outcome: e.outcome,
-      error_code: e.errorCode,
-    })
-    .execute();
-  if (e.costUsd <= 0) return [];
-  const crossings: BudgetCrossing[] = [];
-  for (const s of v.subjects) {
-    const row = await tx
-      .insertInto('budget_spend')
-      .values({ org_id: e.orgId, scope: s.scope, subject_id: s.subjectId, month: v.month, spent_usd: e.costUsd.toFixed(6) })
-      .onConflict((oc) => oc.columns(['org_id', 'scope', 'subject_id', 'month']).doUpdateSet({ spent_usd: sql`budget_spend.spent_usd + excluded.spent_usd` }))
-      .returning(['spent_usd', 'warned_at'])
-      .executeTakeFirstOrThrow();
-    const spent = Number(row.spent_usd);
-    if (s.limitUsd !== undefined && row.warned_at === null && spent >= 0.9 * s.limitUsd) {
-      await tx
-        .updateTable('budget_spend')
-        .set({ warned_at: sql`now()` })
-        .where('scope', '=', s.scope)
-        .where('subject_id', '=', s.subjectId)
-        .where('month', '=', v.month)
-        .execute();
-      crossings.push({ subject: s, spentUsd: spent });
-    }
-  }
-  return crossings;
+  const tokens = [e.inputTokens, e.outputTokens, e.cacheCreationTokens, e.cacheReadTokens];
+  const { rows } = await sql<{ scope: BudgetScope; subject_id: string; spent_usd: string; limit_usd: string }>`
+    select * from quorum.gate_settle(
+      ${v.reservationId ?? null}::uuid, ${e.orgId}::uuid, ${e.projectId}::uuid, ${e.userId}::uuid, ${e.apiKeyId}::uuid, ${e.reviewId}::uuid,
+      ${e.provider}, ${e.model}, ${tokens}::int[], ${e.costUsd.toFixed(6)}::numeric, ${Math.round(e.latencyMs)}::int, ${Math.round(e.waitMs)}::int,
+      ${e.attempts}::int, ${e.outcome}, ${e.errorCode}, ${v.month}::date,
+      ${v.subjects.map((s) => s.scope)}::text[], ${v.subjects.map((s) => s.subjectId)}::uuid[],
+      ${v.subjects.map((s) => (s.limitUsd === undefined ? null : s.limitUsd))}::numeric[],
+      ${v.buckets.map((b) => b.key)}::text[], ${v.buckets.map((b) => b.capacityPerMin)}::float8[], ${v.buckets.map((b) => b.delta)}::float8[])`.execute(tx);
+  return rows.map((r) => ({
+    subject: v.subjects.find((s) => s.scope === r.scope && s.subjectId === r.subject_id) ?? { scope: r.scope, subjectId: r.subject_id, limitUsd: Number(r.limit_usd) },
+    spentUsd: Number(r.spent_usd),
+  }));
 }
 
 /** Month-to-date spend of the given subjects (for the limits listing). */

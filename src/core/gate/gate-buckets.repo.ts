@@ -9,6 +9,7 @@ import type { AcquireResult, BucketDemand, BucketStore, LearnInput } from './buc
  */
 export class PgBucketStore implements BucketStore {
   readonly shared = true;
+  readonly settlesInDatabase = true;
 
   constructor(private readonly db: Db) {}
 

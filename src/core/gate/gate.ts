@@ -77,6 +77,8 @@ export interface Gate {
   run<T>(req: GateRequest, call: (signal: AbortSignal) => Promise<GateResult<T>>): Promise<T>;
   /** An org's limits or budgets changed: drop any cached copy now. */
   invalidateOrg?(orgId: string): void;
+  /** Shutdown: give back what is held in the database (budget reservations). */
+  close?(): Promise<void>;
 }
 
 /** What PassThroughGate saw of a finished call; the scheduling gate writes the same to its ledger. */
@@ -97,6 +99,12 @@ export interface PassThroughGateOptions {
 
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** The abort reason as an Error (callers abort with AppErrors; anything else is wrapped). */
+export function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new DOMException(r === undefined ? 'This operation was aborted' : String(r), 'AbortError');
 }
 
 /**

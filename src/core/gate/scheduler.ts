@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import type { BucketDemand, BucketStore } from './buckets.js';
-import { abortReason } from './gate.js';
+import { abortError } from './gate.js';
 
 /**
  * The fair scheduler of one upstream pool (provider account × model class), in one process.
@@ -8,8 +8,10 @@ import { abortReason } from './gate.js';
  * Between orgs: weighted virtual token counters (VTC; Sheng et al., "Fairness in Serving Large
  * Language Models", OSDI '24). Each org's counter grows by the service it receives (input tokens +
  * 2 × output tokens) divided by its weight; the waiting org with the lowest counter is served next.
- * An org that becomes backlogged again has its counter lifted to the lowest counter among the
- * backlogged orgs (or to the last one served), so idle time banks no credit.
+ * An org that becomes backlogged again after being idle (nothing waiting and nothing in flight)
+ * has its counter lifted to the lowest counter among the backlogged orgs (or to the last one
+ * served), so idle time banks no credit — while an org whose calls are merely all in flight keeps
+ * its place.
  *
  * Inside an org: requests that had to give their slot back (a 429) first, then requests that have
  * waited longer than the aging bound (oldest first), then by class (role and priority) and age.
@@ -55,6 +57,8 @@ interface Pending extends Admission {
 interface OrgState {
   counter: number;
   queue: Pending[];
+  /** Admitted and not yet finished: an org with calls in flight is not idle. */
+  inFlight: number;
 }
 
 export interface SchedulerOptions {
@@ -88,27 +92,34 @@ export class PoolScheduler {
 
   /** Resolves when the request has been admitted (its buckets taken), rejects on abort or noWait. */
   admit(a: Admission): Promise<Admitted> {
-    if (a.signal?.aborted) return Promise.reject(abortReason(a.signal));
+    if (a.signal?.aborted) return Promise.reject(abortError(a.signal));
     return new Promise<Admitted>((resolve, reject) => {
       const p: Pending = { ...a, seq: ++this.seq, enqueuedAt: this.now(), blockedUntil: 0, done: false, resolve, reject };
       let org = this.orgs.get(a.orgId);
       if (!org) {
-        org = { counter: 0, queue: [] };
+        org = { counter: 0, queue: [], inFlight: 0 };
         this.orgs.set(a.orgId, org);
       }
-      if (org.queue.length === 0) this.lift(a.orgId, org);
+      // Returning from idle (nothing waiting, nothing in flight): no banked credit.
+      if (org.queue.length === 0 && org.inFlight === 0) this.lift(a.orgId, org);
       org.queue.push(p);
       a.signal?.addEventListener(
         'abort',
         () => {
           if (p.done) return;
           this.remove(p);
-          reject(abortReason(a.signal as AbortSignal));
+          reject(abortError(a.signal as AbortSignal));
         },
         { once: true },
       );
       this.kick();
     });
+  }
+
+  /** An admitted call finished (however it ended): the org may now become idle. */
+  finished(orgId: string): void {
+    const org = this.orgs.get(orgId);
+    if (org && org.inFlight > 0) org.inFlight--;
   }
 
   /** VTC correction after a call settles (real usage vs the estimate), or a refund when it gave its slot back. */
@@ -202,6 +213,7 @@ export class PoolScheduler {
               break outer;
             }
             this.remove(p);
+            org.inFlight++;
             org.counter += p.cost / p.weight;
             this.lastServedCounter = org.counter;
             p.resolve({ waitedMs: this.now() - p.enqueuedAt });

@@ -6,8 +6,9 @@ import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../llm/providers/provider.js';
 import type { BucketDemand, BucketStore } from './buckets.js';
-import { releaseReservation, reserveBudget, settleCall, type BudgetSubject, type LedgerEntry } from './budgets.repo.js';
-import { abortReason, type Gate, type GateRequest, type GateResult, type TokenUsage } from './gate.js';
+import { BudgetLeases } from './budget-leases.js';
+import { settleCall, type BudgetSubject, type LedgerEntry } from './budgets.repo.js';
+import { abortError, type Gate, type GateRequest, type GateResult, type TokenUsage } from './gate.js';
 import { OrgPolicyCache, type OrgPolicy } from './org-policy.js';
 import { OutputEstimator } from './output-estimator.js';
 import { DEFAULT_PRICES, modelClass, PriceTable, type ModelPrice } from './prices.js';
@@ -36,6 +37,8 @@ const BOOTSTRAP_LIMITS: Record<string, Required<PoolLimits>> = {
   // Anthropic's entry-tier limits, used until the first response's headers give the real ones.
   anthropic: { rpm: 50, itpm: 30_000, otpm: 8_000 },
 };
+
+type BucketDelta = { key: string; capacityPerMin: number; delta: number };
 
 const ROLE_RANK: Record<string, number> = { owner: 2, admin: 2, reviewer: 1, member: 1, viewer: 0 };
 const PRIORITY_RANK = { low: 0, normal: 1, high: 2 } as const;
@@ -71,6 +74,7 @@ export class SchedulingGate implements Gate {
   private readonly prices: PriceTable;
   private readonly estimator = new OutputEstimator();
   private readonly policies: OrgPolicyCache;
+  private readonly leases: BudgetLeases;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -82,12 +86,14 @@ export class SchedulingGate implements Gate {
     this.prices = new PriceTable({ ...DEFAULT_PRICES, ...custom });
     this.policies = new OrgPolicyCache(d.db, d.config, d.tierLimits ?? {});
     this.now = d.now ?? Date.now;
+    this.leases = new BudgetLeases(d.db, d.logger);
     this.random = d.random ?? Math.random;
   }
 
   /** Limits and budgets changed (PUT /v1/limits): forget this process's cached copy at once. */
   invalidateOrg(orgId: string): void {
     this.policies.invalidate(orgId);
+    this.leases.retireOrg(orgId);
   }
 
   priceTable(): PriceTable {
@@ -100,7 +106,7 @@ export class SchedulingGate implements Gate {
   }
 
   async run<T>(req: GateRequest, call: (signal: AbortSignal) => Promise<GateResult<T>>): Promise<T> {
-    if (req.signal?.aborted) throw abortReason(req.signal);
+    if (req.signal?.aborted) throw abortError(req.signal);
     const started = this.now();
     const pool = this.pool(req.provider, req.model);
     const policy = await this.policies.get(req.orgId);
@@ -116,7 +122,7 @@ export class SchedulingGate implements Gate {
     const subjects = this.budgetSubjects(req, policy);
     const month = monthOf(new Date(this.now()));
     const worstCost = price ? (req.estimatedInputTokens * price.input + req.maxOutputTokens * price.output) / 1_000_000 : 0;
-    const reservationId = await this.reserve(req, subjects, month, worstCost);
+    const ticket = await this.leases.take(req, subjects, month, worstCost);
 
     const ledger: LedgerEntry = {
       orgId: req.orgId,
@@ -158,7 +164,7 @@ export class SchedulingGate implements Gate {
         ledger.waitMs += admitted.waitedMs;
         this.d.metrics?.gateWait.observe({ pool: pool.key }, (this.now() - t0) / 1000);
         const controller = new AbortController();
-        const onAbort = () => controller.abort(abortReason(req.signal as AbortSignal));
+        const onAbort = () => controller.abort(abortError(req.signal as AbortSignal));
         req.signal?.addEventListener('abort', onAbort, { once: true });
         const callStarted = this.now();
         try {
@@ -166,7 +172,6 @@ export class SchedulingGate implements Gate {
           ledger.latencyMs = this.now() - callStarted;
           this.onSuccess(pool);
           const usage = result.usage;
-          await this.reconcile(pool, req, policy, demands, outEstimate, usage, result.headers);
           Object.assign(ledger, {
             outcome: 'ok',
             inputTokens: usage.inputTokens,
@@ -176,9 +181,14 @@ export class SchedulingGate implements Gate {
             costUsd: this.prices.cost(req.model, usage),
           });
           settled = true;
-          await this.settle(ledger, month, reservationId, subjects);
+          const deltas = this.reconcile(pool, req, policy, demands, outEstimate, usage);
+          await this.settle(ledger, month, ticket.reservationId, subjects, deltas);
+          ticket.done(ledger.costUsd);
+          if (result.headers) await this.learn(pool, result.headers, undefined).catch((e: unknown) => this.d.logger.warn({ err: (e as Error).message }, 'gate could not learn limits'));
+          pool.scheduler.kick();
           return result.value;
         } catch (e) {
+          if (settled) throw e;
           ledger.latencyMs = this.now() - callStarted;
           if (controller.signal.aborted) {
             // The provider took the input when the request arrived; the output it gives back.
@@ -202,6 +212,7 @@ export class SchedulingGate implements Gate {
             await this.onFailure(pool, attempt, req.signal);
           }
         } finally {
+          pool.scheduler.finished(req.orgId);
           req.signal?.removeEventListener('abort', onAbort);
         }
       }
@@ -210,14 +221,19 @@ export class SchedulingGate implements Gate {
         const aborted = req.signal?.aborted === true;
         ledger.outcome = aborted ? 'aborted' : e instanceof AppError && (e.code === 'rate_limited' || e.code === 'budget_exceeded') ? 'rejected' : 'error';
         if (ledger.errorCode === null) ledger.errorCode = e instanceof AppError || e instanceof ProviderError ? e.code : aborted ? 'aborted' : 'internal';
-        if (ledger.attempts > 0) await this.settle(ledger, month, reservationId, subjects);
-        else if (reservationId) await this.release(req.orgId, reservationId);
+        if (ledger.attempts > 0) await this.settle(ledger, month, ticket.reservationId, subjects, []);
+        ticket.done(0);
       }
       throw e;
     } finally {
       this.d.metrics?.gateCalls.inc({ pool: pool.key, outcome: ledger.outcome });
       this.d.logger.debug({ pool: pool.key, ms: this.now() - started, outcome: ledger.outcome, attempts: ledger.attempts }, 'gate call');
     }
+  }
+
+  /** Gives budget reservations back (shutdown): call before the database pool closes. */
+  async close(): Promise<void> {
+    await this.leases.close();
   }
 
   private pool(provider: string, model: string): Pool {
@@ -286,40 +302,12 @@ export class SchedulingGate implements Gate {
     return subjects;
   }
 
-  private async reserve(req: GateRequest, subjects: BudgetSubject[], month: string, amountUsd: number): Promise<string | undefined> {
-    if (amountUsd <= 0) return undefined;
-    for (let round = 0; ; round++) {
-      const expiresAt = new Date(this.now() + 15 * 60_000);
-      const res = await withTenant(this.d.db, req.orgId, (tx) =>
-        reserveBudget(tx, { orgId: req.orgId, projectId: req.projectId ?? null, userId: req.userId ?? null, month, amountUsd, expiresAt, subjects }),
-      );
-      if (res.kind === 'ok') return res.reservationId;
-      if (res.kind === 'exceeded') {
-        const s = res.subject;
-        throw new AppError('budget_exceeded', `the ${s.scope}'s monthly budget of $${(s.limitUsd ?? 0).toFixed(2)} is used up ($${res.spentUsd.toFixed(2)} spent this month)`, {
-          scope: s.scope,
-          subject_id: s.subjectId,
-          limit_usd: s.limitUsd,
-          spent_usd: Number(res.spentUsd.toFixed(6)),
-          month,
-        });
-      }
-      // Calls in flight hold reservations that will mostly be given back: wait for them.
-      if (req.wait === false) throw new AppError('budget_exceeded', `the ${res.subject.scope}'s budget is fully reserved by calls in flight`, { scope: res.subject.scope }, 1);
-      await sleep(Math.min(1000, 50 * 2 ** Math.min(round, 4)), req.signal);
-    }
-  }
-
-  private async release(orgId: string, reservationId: string): Promise<void> {
-    await withTenant(this.d.db, orgId, (tx) => releaseReservation(tx, reservationId)).catch((e: unknown) =>
-      this.d.logger.warn({ err: (e as Error).message }, 'could not release a budget reservation (it expires by itself)'),
-    );
-  }
-
-  private async settle(entry: LedgerEntry, month: string, reservationId: string | undefined, subjects: BudgetSubject[]): Promise<void> {
+  private async settle(entry: LedgerEntry, month: string, reservationId: string | undefined, subjects: BudgetSubject[], deltas: BucketDelta[]): Promise<void> {
+    const inDb = this.d.store.settlesInDatabase;
     try {
+      if (!inDb && deltas.length) await this.d.store.adjust(deltas);
       await withTenant(this.d.db, entry.orgId, async (tx) => {
-        const crossings = await settleCall(tx, { entry, month, reservationId, subjects });
+        const crossings = await settleCall(tx, { entry, month, reservationId, subjects, buckets: inDb ? deltas : [] });
         for (const c of crossings) {
           const limit = c.subject.limitUsd ?? 0;
           await emitEvent(tx, { orgId: entry.orgId }, {
@@ -348,18 +336,13 @@ export class SchedulingGate implements Gate {
     }
   }
 
-  private async reconcile(
-    pool: Pool,
-    req: GateRequest,
-    policy: OrgPolicy,
-    demands: BucketDemand[],
-    outEstimate: number,
-    usage: TokenUsage,
-    headers: Record<string, string> | undefined,
-  ): Promise<void> {
+  /** The real usage against the reservation: bucket deltas to settle, fairness and estimate corrections. */
+  private reconcile(pool: Pool, req: GateRequest, policy: OrgPolicy, demands: BucketDemand[], outEstimate: number, usage: TokenUsage): BucketDelta[] {
     const usedIn = usage.inputTokens + usage.cacheCreationInputTokens;
     const usedOut = usage.outputTokens;
-    const deltas = demands
+    this.estimator.observe(`${pool.key}:${req.purpose ?? ''}`, usedOut);
+    pool.scheduler.charge(req.orgId, this.d.config.weights[policy.tier], usedIn - req.estimatedInputTokens + 2 * (usedOut - outEstimate));
+    return demands
       .map((d) => {
         const kind = d.key.slice(d.key.lastIndexOf(':') + 1);
         let delta = 0;
@@ -369,15 +352,6 @@ export class SchedulingGate implements Gate {
         return { key: d.key, capacityPerMin: d.capacityPerMin, delta };
       })
       .filter((x) => x.delta !== 0);
-    this.estimator.observe(`${pool.key}:${req.purpose ?? ''}`, usedOut);
-    pool.scheduler.charge(req.orgId, this.d.config.weights[policy.tier], usedIn - req.estimatedInputTokens + 2 * (usedOut - outEstimate));
-    try {
-      await this.d.store.adjust(deltas);
-      if (headers) await this.learn(pool, headers, undefined);
-    } catch (e) {
-      this.d.logger.warn({ err: (e as Error).message, pool: pool.key }, 'gate could not settle buckets');
-    }
-    pool.scheduler.kick();
   }
 
   /** Gives back what the provider did not take: everything after a refusal, the output after an abort. */
@@ -469,37 +443,26 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    if (signal.aborted) return reject(abortError(signal));
     const onAbort = () => {
       clearTimeout(t);
-      reject(abortReason(signal as AbortSignal));
+      reject(abortError(signal));
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
 /** The call's promise, or the abort — whichever comes first (a call that ignores its signal cannot hold us). */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   p.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e as Error);
-      },
-    );
-  });
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(abortError(signal)), { once: true }));
+  aborted.catch(() => undefined);
+  return Promise.race([p, aborted]);
 }
-

@@ -225,6 +225,56 @@ begin
 end $$;
 
 grant select, insert on usage_ledger to quorum_app;
+
+-- One call settled, in one round trip inside the caller's tenant transaction (RLS applies: the
+-- function runs as the caller): its actual cost moves from the budget reservation it ran under to
+-- the month's spend of the org, project and user; the ledger row is written; the buckets get back
+-- what was reserved but not used. Returns the budgets that crossed 90 % with this call (once per
+-- month each). Serialized per org with reservations, so "spent + reserved" is never read half-moved.
+create function quorum.gate_settle(
+  p_reservation uuid, p_org uuid, p_project uuid, p_user uuid, p_api_key uuid, p_review uuid,
+  p_provider text, p_model text, p_tokens integer[], p_cost numeric, p_latency_ms integer, p_wait_ms integer,
+  p_attempts integer, p_outcome text, p_error text, p_month date,
+  p_scopes text[], p_subjects uuid[], p_limits numeric[],
+  p_bucket_keys text[], p_bucket_caps double precision[], p_bucket_deltas double precision[])
+returns table (scope text, subject_id uuid, spent_usd numeric, limit_usd numeric)
+language plpgsql as $$
+#variable_conflict use_column
+declare
+  v_spent numeric;
+  v_warned timestamptz;
+  i int;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('quorum:budget:' || p_org::text, 0));
+  if p_reservation is not null and p_cost > 0 then
+    update budget_reservations set amount_usd = greatest(0, amount_usd - p_cost) where id = p_reservation;
+  end if;
+  insert into usage_ledger (org_id, project_id, user_id, api_key_id, review_id, provider, model, input_tokens, output_tokens,
+                            cache_creation_tokens, cache_read_tokens, cost_usd, latency_ms, wait_ms, attempts, outcome, error_code)
+  values (p_org, p_project, p_user, p_api_key, p_review, p_provider, p_model, p_tokens[1], p_tokens[2], p_tokens[3], p_tokens[4],
+          p_cost, p_latency_ms, p_wait_ms, p_attempts, p_outcome, p_error);
+  if p_cost > 0 then
+    for i in 1..coalesce(array_length(p_scopes, 1), 0) loop
+      insert into budget_spend as b (org_id, scope, subject_id, month, spent_usd)
+      values (p_org, p_scopes[i], p_subjects[i], p_month, p_cost)
+      on conflict (org_id, scope, subject_id, month) do update set spent_usd = b.spent_usd + excluded.spent_usd
+      returning b.spent_usd, b.warned_at into v_spent, v_warned;
+      if p_limits[i] is not null and v_warned is null and v_spent >= 0.9 * p_limits[i] then
+        update budget_spend b set warned_at = now()
+         where b.org_id = p_org and b.scope = p_scopes[i] and b.subject_id = p_subjects[i] and b.month = p_month and b.warned_at is null;
+        if found then
+          scope := p_scopes[i]; subject_id := p_subjects[i]; spent_usd := v_spent; limit_usd := p_limits[i];
+          return next;
+        end if;
+      end if;
+    end loop;
+  end if;
+  if coalesce(array_length(p_bucket_keys, 1), 0) > 0 then
+    perform quorum.gate_adjust(p_bucket_keys, p_bucket_caps, p_bucket_deltas);
+  end if;
+end $$;
+revoke all on function quorum.gate_settle(uuid, uuid, uuid, uuid, uuid, uuid, text, text, integer[], numeric, integer, integer, integer, text, text, date, text[], uuid[], numeric[], text[], double precision[], double precision[]) from public;
+grant execute on function quorum.gate_settle(uuid, uuid, uuid, uuid, uuid, uuid, text, text, integer[], numeric, integer, integer, integer, text, text, date, text[], uuid[], numeric[], text[], double precision[], double precision[]) to quorum_app;
 grant select, insert, update, delete on gate_limits, budget_spend, budget_reservations to quorum_app;
 
 -- ---------------------------------------------------------------- running-review slots per org
