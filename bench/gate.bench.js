@@ -46,8 +46,12 @@ const jain = (xs) => {
 const f = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 /** Tracks what the stand-in admitted within the measured window. */
+const SETTLE_S = Number(process.env.BENCH_GATE_WARMUP_SECONDS ?? 15);
+
 function meter(standIn, t0, t1) {
   const arrivals = new Map();
+  // byOrg: service (input + 2 × output) after the first SETTLE_S seconds, when the full bucket's
+  // initial burst (which serves everyone at once) is spent and the orgs really compete.
   const served = { input: 0, byOrg: new Map(), ok: 0, refused: 0, limitedBy: {} };
   standIn.on('request', (r) => arrivals.set(r.seq, { at: Date.now(), org: r.headers['x-bench-org'] }));
   standIn.on('response', (r) => {
@@ -60,6 +64,7 @@ function meter(standIn, t0, t1) {
     if (r.status !== 200) return;
     served.ok++;
     served.input += r.inputTokens ?? 0;
+    if (a.at < t0 + SETTLE_S * 1000) return;
     const svc = (r.inputTokens ?? 0) + 2 * (r.outputTokens ?? 0);
     served.byOrg.set(a.org, (served.byOrg.get(a.org) ?? 0) + svc);
   });

@@ -78,6 +78,8 @@ describe('seed test 2: rate limiting under load (API + workers, real processes, 
     const runs = await c.q(`select status, count(*)::int n from reviewer_runs where review_id = any($1::uuid[]) group by status`, [ids]);
     expect(runs).toEqual([{ status: 'completed', n: 100 }]);
     // ✅ The token bucket queued: calls waited in the gate instead of being refused upstream.
+    // The workers write the ledger in the background, right after each call.
+    await c.until('every call in the usage ledger', async () => (await c.q(`select 1 from usage_ledger where review_id = any($1::uuid[])`, [ids])).length === 100, 10_000);
     const ledger = await c.q(`select count(*)::int n, sum(attempts)::int attempts, max(wait_ms)::int max_wait from usage_ledger where review_id = any($1::uuid[])`, [ids]);
     expect(ledger[0]).toMatchObject({ n: 100, attempts: 100 });
     expect(ledger[0].max_wait).toBeGreaterThan(0);

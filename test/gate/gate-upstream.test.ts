@@ -70,6 +70,7 @@ describe('gate ↔ provider (Anthropic stand-in, real SDK, shared buckets in Pos
     await Promise.all(Array.from({ length: 5 }, () => ask(rt.deps, o)));
     expect(standIn.requests.slice(before).filter((r) => r.status === 429)).toEqual([]);
     // One ledger row per call, each ok, attempts counting the 429s.
+    await rt.deps.gate.drain?.(); // accounting runs in the background
     const ledger = await rt.admin.query(`select count(*)::int n, sum(attempts)::int a from usage_ledger where org_id = $1 and outcome = 'ok'`, [o.org_id]);
     expect(ledger.rows[0].n).toBe(135);
     expect(ledger.rows[0].a).toBe(135 + rejected.length);
@@ -81,6 +82,7 @@ describe('gate ↔ provider (Anthropic stand-in, real SDK, shared buckets in Pos
     standIn.failNext('spend_limit');
     await expect(ask(rt.deps, o)).rejects.toMatchObject({ code: 'provider_spend_limit' });
     expect(standIn.requests.length - before).toBe(1);
+    await rt.deps.gate.drain?.();
     const l = await rt.admin.query(`select outcome, error_code, attempts from usage_ledger where org_id = $1`, [o.org_id]);
     expect(l.rows).toEqual([{ outcome: 'error', error_code: 'provider_spend_limit', attempts: 1 }]);
   });
@@ -104,6 +106,7 @@ describe('gate ↔ provider (Anthropic stand-in, real SDK, shared buckets in Pos
   it('cost goes to the ledger by the price table; GateRequest ids are recorded', async () => {
     const o = await org(rt, 'cost@gate.test');
     await ask(rt.deps, o, 'Say OK please.', { projectId: undefined });
+    await rt.deps.gate.drain?.();
     const l = await rt.admin.query(`select model, input_tokens, output_tokens, cost_usd::float8 c, user_id from usage_ledger where org_id = $1`, [o.org_id]);
     expect(l.rows).toHaveLength(1);
     const r = l.rows[0];
@@ -136,6 +139,7 @@ describe('budgets: reservations keep concurrent calls under the budget', () => {
     expect(ok).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.every((e) => e.code === 'budget_exceeded')).toBe(true);
+    await rt.deps.gate.drain?.();
     const spent = await rt.admin.query(`select coalesce(sum(cost_usd), 0)::float8 s from usage_ledger where org_id = $1`, [o.org_id]);
     expect(spent.rows[0].s).toBeLessThanOrEqual(budget);
     const month = await rt.admin.query(`select spent_usd::float8 s from budget_spend where org_id = $1 and scope = 'org'`, [o.org_id]);
@@ -177,6 +181,7 @@ describe('a 429 anyway: honour retry-after, give the slot back, retry at the hea
     const t0 = Date.now();
     await expect(ask(rt.deps, o)).resolves.toMatchObject({ text: 'OK' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    await rt.deps.gate.drain?.();
     const l = await rt.admin.query(`select outcome, attempts from usage_ledger where org_id = $1`, [o.org_id]);
     expect(l.rows).toEqual([{ outcome: 'ok', attempts: 2 }]);
     const m = await rt.deps.metrics.registry.getSingleMetricAsString('quorum_gate_upstream_429_total');

@@ -30,6 +30,7 @@ describe('usage and limits API', () => {
     const other = await newOrg(t, 'x@other-usage.test', 'Other Usage');
     await call(other.org_id, other.user_id);
 
+    await t.rt.deps.gate.drain?.(); // accounting runs in the background
     const byUser = await t.app.inject({ method: 'GET', url: '/v1/usage?group_by=user', headers: auth(a.api_key) });
     expect(byUser.statusCode, byUser.body).toBe(200);
     const u = byUser.json();

@@ -59,6 +59,7 @@ describe('LLM reviewers in a review (Anthropic stand-in)', () => {
     expect(standIn.requests.length - before).toBe(2);
     const runs = await t.rt.admin.query(`select status from reviewer_runs where review_id = $1`, [res.json().id]);
     expect(runs.rows.map((r) => r.status)).toEqual(['completed']);
+    await t.rt.deps.gate.drain?.(); // accounting runs in the background
     const ledger = await t.rt.admin.query(`select outcome, attempts from usage_ledger where review_id = $1`, [res.json().id]);
     expect(ledger.rows).toEqual([{ outcome: 'ok', attempts: 2 }]);
   });

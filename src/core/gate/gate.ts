@@ -77,7 +77,9 @@ export interface Gate {
   run<T>(req: GateRequest, call: (signal: AbortSignal) => Promise<GateResult<T>>): Promise<T>;
   /** An org's limits or budgets changed: drop any cached copy now. */
   invalidateOrg?(orgId: string): void;
-  /** Shutdown: give back what is held in the database (budget reservations). */
+  /** Resolves when every finished call has been written to the usage ledger (accounting runs in the background). */
+  drain?(): Promise<void>;
+  /** Shutdown: finish the accounting and give back what is held in the database (budget reservations). */
   close?(): Promise<void>;
 }
 

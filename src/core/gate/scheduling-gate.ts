@@ -182,10 +182,17 @@ export class SchedulingGate implements Gate {
           });
           settled = true;
           const deltas = this.reconcile(pool, req, policy, demands, outEstimate, usage);
-          await this.settle(ledger, month, ticket.reservationId, subjects, deltas);
-          ticket.done(ledger.costUsd);
-          if (result.headers) await this.learn(pool, result.headers, undefined).catch((e: unknown) => this.d.logger.warn({ err: (e as Error).message }, 'gate could not learn limits'));
-          pool.scheduler.kick();
+          // Accounting does not hold the caller: the ledger row, the spend, the buckets' refund and
+          // what the headers say are written in the background (drain() waits for them). Until
+          // then the call's budget reservation and its buckets' reservation stay counted: safe.
+          this.track(
+            (async () => {
+              await this.settle(ledger, month, ticket.reservationId, subjects, deltas);
+              ticket.done(ledger.costUsd);
+              if (result.headers) await this.learn(pool, result.headers, undefined).catch((e: unknown) => this.d.logger.warn({ err: (e as Error).message }, 'gate could not learn limits'));
+              pool.scheduler.kick();
+            })(),
+          );
           return result.value;
         } catch (e) {
           if (settled) throw e;
@@ -231,8 +238,22 @@ export class SchedulingGate implements Gate {
     }
   }
 
-  /** Gives budget reservations back (shutdown): call before the database pool closes. */
+  private readonly pending = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): void {
+    const q = p.catch((e: unknown) => this.d.logger.error({ err: (e as Error).message }, 'gate settlement failed'));
+    this.pending.add(q);
+    void q.finally(() => this.pending.delete(q));
+  }
+
+  /** Resolves when every finished call is in the ledger and its reservations are settled. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** Shutdown: finish the accounting, then give budget reservations back (before the database pool closes). */
   async close(): Promise<void> {
+    await this.drain();
     await this.leases.close();
   }
 
@@ -305,7 +326,10 @@ export class SchedulingGate implements Gate {
   private async settle(entry: LedgerEntry, month: string, reservationId: string | undefined, subjects: BudgetSubject[], deltas: BucketDelta[]): Promise<void> {
     const inDb = this.d.store.settlesInDatabase;
     try {
-      if (!inDb && deltas.length) await this.d.store.adjust(deltas);
+      if (!inDb && deltas.length) {
+        await this.d.store.adjust(deltas);
+        this.pool(entry.provider, entry.model).scheduler.kick();
+      }
       await withTenant(this.d.db, entry.orgId, async (tx) => {
         const crossings = await settleCall(tx, { entry, month, reservationId, subjects, buckets: inDb ? deltas : [] });
         for (const c of crossings) {
