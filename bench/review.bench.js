@@ -39,7 +39,15 @@ const pct = (xs, p) => {
 export default async function run() {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-bench-review-'));
   const config = loadConfig({}, { QUORUM_DATA_DIR: dataDir, QUORUM_LOG_LEVEL: 'silent', QUORUM_DB_POOL_SIZE: '30', QUORUM_WORKER_CONCURRENCY: '10' });
-  const rt = await openRuntime(config, { logger: pino({ level: 'silent' }), migrate: true });
+  // Logs are dropped, except the inline path's phase timings in the last pass (debug level).
+  const timings = [];
+  const capture = {
+    write(line) {
+      if (line.includes('"inline review timings"')) timings.push(JSON.parse(line).spans);
+    },
+  };
+  const logger = pino({ level: 'silent' }, capture);
+  const rt = await openRuntime(config, { logger, migrate: true });
   const owner = await bootstrapOwner(rt.deps, { email: 'bench@example.com', org: 'Bench' });
   const app = await buildApp(rt.deps, { version: 'bench', extraRoutes: allRoutes });
   await app.ready();
@@ -50,14 +58,16 @@ export default async function run() {
   const diffLines = diff.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++')).length;
 
   const one = async (i) => {
+    const wall0 = Date.now();
     const t0 = performance.now();
     const res = await app.inject({ method: 'POST', url: '/v1/review', headers, payload: { project_id: 'bench', task_id: `b${i}`, target: { diff } } });
     const ms = performance.now() - t0;
+    const wall1 = Date.now();
     const body = res.json();
     if (res.statusCode !== 200 || body.status !== 'completed') throw new Error(`review ${i}: ${res.statusCode} ${res.body.slice(0, 300)}`);
     const { rows } = await rt.appPool.query('select 1'); // keep the pool warm symmetrical
     void rows;
-    return { id: body.id, ms };
+    return { id: body.id, ms, wall0, wall1 };
   };
   const inside = async (ids) => {
     const c = await import('pg');
@@ -65,6 +75,35 @@ export default async function run() {
     const { rows } = await pool.query('select review_id, sum(duration_ms)::int as ms from reviewer_runs where review_id = any($1) group by review_id', [ids]);
     await pool.end();
     return new Map(rows.map((r) => [r.review_id, r.ms]));
+  };
+  // Where the time of a sync review goes, from the outbox: each event's created_at is the start of
+  // the transaction that wrote it (now()), so consecutive events bound the phases between them.
+  const phases = async (reviews) => {
+    const c = await import('pg');
+    const pool = new c.default.Pool({ connectionString: rt.adminUrl, max: 1 });
+    const { rows } = await pool.query(
+      `select review_id, type, (extract(epoch from created_at) * 1000)::float8 as at from events where review_id = any($1) order by id`,
+      [reviews.map((r) => r.id)],
+    );
+    await pool.end();
+    const by = new Map();
+    for (const r of rows) (by.get(r.review_id) ?? by.set(r.review_id, []).get(r.review_id)).push(r);
+    const spans = {};
+    const add = (k, v) => (spans[k] ??= []).push(v);
+    for (const rv of reviews) {
+      const ev = by.get(rv.id) ?? [];
+      const first = (t) => ev.find((e) => e.type === t)?.at;
+      const last = (t) => ev.filter((e) => e.type === t).at(-1)?.at;
+      const q = first('review.queued'), s = first('review.started'), rs = first('reviewer.started'), rc = last('reviewer.completed'), done = first('review.completed');
+      if ([q, s, rs, rc, done].some((x) => x === undefined)) continue;
+      add('request → queued tx', q - rv.wall0);
+      add('queued → started (queue hop, claim)', s - q);
+      add('started → reviewers', rs - s);
+      add('reviewers + checkpoints', rc - rs);
+      add('last checkpoint → finalize tx', done - rc);
+      add('finalize tx → answer (files, knowledge, wait, re-read)', rv.wall1 - done);
+    }
+    return spans;
   };
 
   for (let i = 0; i < 5; i++) await one(`warm${i}`);
@@ -91,7 +130,23 @@ export default async function run() {
   console.log(`  concurrency 10: ${((PAR / parWall) * 60_000).toFixed(0).padStart(5)} reviews/min  (${PAR} reviews)   scaling ×${((PAR / parWall) / (SEQ / seqWall)).toFixed(2)} on ${os.cpus().length} cores`);
   console.log(`  sync POST /v1/review latency      p50 ${pct(seq.map((s) => s.ms), 50).toFixed(1)} ms   p99 ${pct(seq.map((s) => s.ms), 99).toFixed(1)} ms`);
   console.log(`  time inside reviewers             p50 ${pct(reviewerMs, 50).toFixed(1)} ms   p99 ${pct(reviewerMs, 99).toFixed(1)} ms`);
-  console.log(`  orchestration overhead            p50 ${pct(overhead, 50).toFixed(1)} ms   p99 ${pct(overhead, 99).toFixed(1)} ms   (target p50 < 20 ms, p99 < 100 ms)\n`);
+  console.log(`  orchestration overhead            p50 ${pct(overhead, 50).toFixed(1)} ms   p99 ${pct(overhead, 99).toFixed(1)} ms   (target p50 < 20 ms, p99 < 100 ms)`);
+  console.log('  where a sync review spends its time (concurrency 1, from the outbox; ms, p50 / p99):');
+  for (const [k, v] of Object.entries(await phases(seq))) console.log(`    ${k.padEnd(58)} ${pct(v, 50).toFixed(1).padStart(6)} / ${pct(v, 99).toFixed(1).padStart(6)}`);
+
+  // Phases of the inline path as the process measured them (debug log), 20 more sequential reviews.
+  logger.level = 'debug';
+  for (let i = 0; i < 20; i++) await one(`t${i}`);
+  logger.level = 'silent';
+  if (timings.length) {
+    console.log(`  inline path phases (${timings.length} sequential reviews, debug timings; ms, p50 / p99):`);
+    const keys = [...new Set(timings.flatMap((t) => Object.keys(t)))];
+    for (const k of keys) {
+      const v = timings.map((t) => t[k] ?? 0);
+      console.log(`    ${k.padEnd(58)} ${pct(v, 50).toFixed(1).padStart(6)} / ${pct(v, 99).toFixed(1).padStart(6)}`);
+    }
+  }
+  console.log('');
 
   await worker.stop();
   await app.close();

@@ -34,6 +34,24 @@ export async function insertEventInStream(tx: Transaction<Database>, streamKey: 
   return rows[0]!;
 }
 
+/**
+ * Several events of one stream in one statement (a review's burst: its reviewers starting or
+ * completing together), under the same lock as insertEventInStream; ids follow the array order.
+ */
+export async function insertEventsInStream(tx: Transaction<Database>, streamKey: string, es: readonly NewEvent[]): Promise<void> {
+  if (es.length === 0) return;
+  await sql`
+    with stream_lock as materialized (select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}::text)) as locked)
+    insert into events (org_id, project_id, review_id, type, version, payload, correlation_id)
+    select e.org_id, e.project_id, e.review_id, e.type, e.version, e.payload, e.correlation_id
+      from stream_lock,
+           unnest(${es.map((e) => e.orgId)}::uuid[], ${es.map((e) => e.projectId)}::uuid[], ${es.map((e) => e.reviewId)}::uuid[],
+                  ${es.map((e) => e.type)}::text[], ${es.map((e) => e.version)}::int[], ${es.map((e) => JSON.stringify(e.payload))}::jsonb[],
+                  ${es.map((e) => e.correlationId)}::text[])
+             with ordinality as e(org_id, project_id, review_id, type, version, payload, correlation_id, ord)
+     order by e.ord`.execute(tx);
+}
+
 /** Events after a cursor, oldest first; RLS scopes them to the transaction's org. */
 export async function selectEvents(
   tx: Transaction<Database>,

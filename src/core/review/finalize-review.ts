@@ -6,17 +6,20 @@ import { emitReviewEvent } from './review-events.js';
 import { BUILTIN_RULES } from '../llm/builtin/index.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
-import { exportKnowledge } from './export-knowledge.js';
 import { normalizeTitle } from './fingerprint.js';
 import { findSimilarMany, type SimilarEntry } from './knowledge.repo.js';
+import { exportKnowledgeCoalesced, scheduleKnowledgeExport } from './knowledge-export-queue.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
-import { latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
-import { lockReview, type ReviewRow } from './reviews.repo.js';
+import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
+import type { FindingOut } from './review.schemas.js';
+import { findingOut, lockReview, type ReviewRow } from './reviews.repo.js';
 import type { RunOutcome } from './run-review.js';
+import type { Spans } from './review-timing.js';
 import { summarizeReview } from './summary.js';
 import { DEFAULT_THRESHOLDS, type RawFinding, type ReviewCoverage, type ReviewSummary } from './types.js';
 import { VERSION } from '../../version.js';
+import fs from 'node:fs/promises';
 
 /** Findings at or above this severity become shared knowledge (project setting `knowledge_min_severity`). */
 const DEFAULT_KNOWLEDGE_MIN_SEVERITY = 7;
@@ -29,6 +32,24 @@ function thresholdsOf(settings: Record<string, unknown>) {
   };
 }
 
+/** One reviewer's checkpointed result, as stored in reviewer_runs. */
+export interface ReviewerRunRecord {
+  reviewer: string;
+  status: 'completed' | 'failed';
+  findings: unknown;
+  usage: unknown;
+  error: string | null;
+}
+
+/** What finalizing wrote: the review row as it now is, and its findings (as GET /v1/reviews/{id} shows them). */
+export interface Completion {
+  outcome: 'completed' | 'failed';
+  row: ReviewRow;
+  findings: FindingOut[];
+  /** Knowledge entries this review added: KNOWLEDGE.md is re-exported only when there are any. */
+  knowledgeAdded: number;
+}
+
 /**
  * Merges the checkpointed reviewer results into the consensus, annotates findings that match shared
  * knowledge, and writes findings, knowledge, reports and `review.completed` in one transaction.
@@ -37,74 +58,120 @@ export async function finalizeReview(
   deps: CoreDeps,
   input: { review: ReviewRow; project: Project; change: PreparedChange; correlationId?: string | undefined },
 ): Promise<RunOutcome> {
-  const { review, project, change } = input;
-  const outcome = await withTenant(deps.db, review.org_id, async (tx) => {
+  const { review, project } = input;
+  const done = await withTenant(deps.db, review.org_id, async (tx) => {
     const locked = await lockReview(tx, review.id);
-    if (!locked || locked.status !== 'running') return 'skipped' as const;
-    const runs = await tx.selectFrom('reviewer_runs').selectAll().where('review_id', '=', review.id).execute();
-    const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
-    const failed = runs.filter((r) => r.status === 'failed');
-    const panelSize = (review.panel).length;
-    if (failed.length === panelSize) {
-      const error = { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` };
-      await tx.updateTable('reviews').set({ status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) }).where('id', '=', review.id).execute();
-      await emitReviewEvent(tx, review, input.correlationId, 'review.failed', { error });
-      return 'failed' as const;
-    }
-    const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
-    const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
-    const matches = await findSimilarMany(
-      tx,
-      summary.findings.map((f) => ({ category: f.category, normalizedTitle: normalizeTitle(f.title) })),
-      review.id,
-    );
-    const similar = new Map<string, SimilarEntry>();
-    for (const f of summary.findings) {
-      const m = matches.get(`${f.category}\0${normalizeTitle(f.title)}`);
-      if (m) similar.set(f.fingerprint, m);
-    }
-    await insertFindingsAndKnowledge(tx, review, summary, similar, project.settings);
-    const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
-    const now = deps.clock.now();
-    const title = `Review of ${project.slug} — task ${review.task_id}`;
-    const md = renderMarkdownReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
-    const json = toJsonReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
-    const sarif = toSarif(summary, { toolVersion: VERSION, ruleCatalog: BUILTIN_RULES });
-    await tx
+    if (!locked || locked.status !== 'running') return null;
+    const runs = await tx.selectFrom('reviewer_runs').select(['reviewer', 'status', 'findings', 'usage', 'error']).where('review_id', '=', review.id).execute();
+    return completeReview(deps, tx, { ...input, runs });
+  });
+  if (!done) return 'skipped';
+  await afterCompletion(deps, project, done);
+  return done.outcome;
+}
+
+/**
+ * After commit: KNOWLEDGE.md follows the database (only when this review changed it, or it is
+ * missing). `wait: false` schedules the export behind the caller (throttled per project).
+ */
+export async function afterCompletion(deps: CoreDeps, project: Project, done: Completion, opts: { wait: boolean } = { wait: true }): Promise<void> {
+  if (done.outcome !== 'completed') return;
+  const missing = async () => fs.access(knowledgePath(deps.config.dataDir, done.row.org_id, project.id)).then(() => false, () => true);
+  if (done.knowledgeAdded === 0 && !(await missing())) return;
+  if (opts.wait) await exportKnowledgeCoalesced(deps, done.row.org_id, project);
+  else scheduleKnowledgeExport(deps, done.row.org_id, project);
+}
+
+/**
+ * The body of finalizing, in the caller's transaction, which must hold the review's row lock and
+ * have seen it running. The report files are written while the database statements run, and are
+ * complete before the caller commits: a completed review always has its files.
+ */
+export async function completeReview(
+  deps: CoreDeps,
+  tx: Transaction<Database>,
+  input: { review: ReviewRow; project: Project; change: PreparedChange; correlationId?: string | undefined; runs: ReviewerRunRecord[]; spans?: Spans | undefined },
+): Promise<Completion> {
+  const { review, project, change, runs } = input;
+  const mark = (phase: string) => input.spans?.mark(phase);
+  const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
+  const failed = runs.filter((r) => r.status === 'failed');
+  const panelSize = (review.panel).length;
+  if (failed.length === panelSize) {
+    const error = { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` };
+    const row = await tx
       .updateTable('reviews')
-      .set({
-        status: 'completed',
-        score: summary.score,
-        verdict: summary.verdict,
-        coverage: JSON.stringify(summary.coverage),
-        report_md: md,
-        report_json: JSON.stringify(json),
-        completed_at: now,
-        base_sha: change.baseSha,
-        head_sha: change.headSha,
-        commit_sha: change.commitSha,
-        branch: change.branch,
-      })
+      .set({ status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) })
       .where('id', '=', review.id)
-      .execute();
-    // Files are written before commit: a crash after commit can't leave a completed review
-    // without its report; a failed commit leaves a report the retry overwrites.
-    const dir = deps.config.dataDir;
-    await Promise.all([
-      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), md),
-      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), JSON.stringify(json, null, 2)),
-      writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), JSON.stringify(sarif, null, 2)),
-      writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md),
-    ]);
-    await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await emitReviewEvent(tx, review, input.correlationId, 'review.failed', { error });
+    return { outcome: 'failed', row, findings: [], knowledgeAdded: 0 };
+  }
+  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
+  const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
+  const matches = await findSimilarMany(
+    tx,
+    summary.findings.map((f) => ({ category: f.category, normalizedTitle: normalizeTitle(f.title) })),
+    review.id,
+  );
+  mark('finalize: consensus + knowledge match');
+  const similar = new Map<string, SimilarEntry>();
+  for (const f of summary.findings) {
+    const m = matches.get(`${f.category}\0${normalizeTitle(f.title)}`);
+    if (m) similar.set(f.fingerprint, m);
+  }
+  const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
+  const now = deps.clock.now();
+  const title = `Review of ${project.slug} — task ${review.task_id}`;
+  const md = renderMarkdownReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
+  const json = toJsonReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
+  const sarif = toSarif(summary, { toolVersion: VERSION, ruleCatalog: BUILTIN_RULES });
+  mark('finalize: render reports');
+  const dir = deps.config.dataDir;
+  const files = Promise.all([
+    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), md),
+    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), JSON.stringify(json, null, 2)),
+    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), JSON.stringify(sarif, null, 2)),
+    writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md),
+  ]);
+  files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
+  const { findings, knowledgeAdded } = await insertFindingsAndKnowledge(tx, review, summary, similar, project.settings);
+  mark('finalize: insert findings + knowledge');
+  const row = await tx
+    .updateTable('reviews')
+    .set({
+      status: 'completed',
       score: summary.score,
       verdict: summary.verdict,
-      findings: summary.findings.length,
-    });
-    return 'completed' as const;
+      coverage: JSON.stringify(summary.coverage),
+      report_md: md,
+      report_json: JSON.stringify(json),
+      completed_at: now,
+      base_sha: change.baseSha,
+      head_sha: change.headSha,
+      commit_sha: change.commitSha,
+      branch: change.branch,
+    })
+    .where('id', '=', review.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
+    score: summary.score,
+    verdict: summary.verdict,
+    findings: summary.findings.length,
   });
-  if (outcome === 'completed') await exportKnowledge(deps, review.org_id, project);
-  return outcome;
+  mark('finalize: update + event');
+  // Files are complete before commit: a crash after commit can't leave a completed review
+  // without its report; a failed commit leaves a report the retry overwrites.
+  await files;
+  mark('finalize: report files (rest)');
+  return { outcome: 'completed', row, findings, knowledgeAdded };
+}
+
+/** The order GET /v1/reviews/{id} lists findings in (listFindings). */
+function byScoreFileLine(a: FindingOut, b: FindingOut): number {
+  return b.score - a.score || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line_start - b.line_start;
 }
 
 async function insertFindingsAndKnowledge(
@@ -113,9 +180,9 @@ async function insertFindingsAndKnowledge(
   summary: ReviewSummary,
   similar: Map<string, SimilarEntry>,
   settings: Record<string, unknown>,
-): Promise<void> {
+): Promise<{ findings: FindingOut[]; knowledgeAdded: number }> {
   const min = typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
-  if (summary.findings.length === 0) return;
+  if (summary.findings.length === 0) return { findings: [], knowledgeAdded: 0 };
   // One multi-row insert; a retried finalize inserts nothing twice (unique per review).
   const inserted = await tx
     .insertInto('findings')
@@ -143,7 +210,7 @@ async function insertFindingsAndKnowledge(
       })),
     )
     .onConflict((oc) => oc.columns(['review_id', 'fingerprint', 'line_start']).doNothing())
-    .returning(['id', 'fingerprint', 'line_start'])
+    .returningAll()
     .execute();
   const idOf = new Map(inserted.map((r) => [`${r.fingerprint}:${r.line_start}`, r.id]));
   const keep = summary.findings
@@ -161,7 +228,10 @@ async function insertFindingsAndKnowledge(
       severity: f.severity,
       detail: f.detail,
     }));
-  if (keep.length) await tx.insertInto('knowledge').values(keep).onConflict((oc) => oc.column('finding_id').doNothing()).execute();
+  const added = keep.length
+    ? await tx.insertInto('knowledge').values(keep).onConflict((oc) => oc.column('finding_id').doNothing()).returning('id').execute()
+    : [];
+  return { findings: inserted.map(findingOut).sort(byScoreFileLine), knowledgeAdded: added.length };
 }
 
 /** Every changed file is covered unless a reviewer reports it clipped (context budget). */

@@ -21,14 +21,19 @@ export async function findSimilarMany(
 ): Promise<Map<string, SimilarEntry>> {
   const out = new Map<string, SimilarEntry>();
   if (keys.length === 0) return out;
+  const unique = [...new Map(keys.map((k) => [`${k.category}\0${k.normalizedTitle}`, k])).values()];
+  // One index probe per key (knowledge_match: org, category, title, created_at), however many
+  // entries share the title: the earliest one is all a note needs.
   const { rows } = await sql<{ category: string; normalized_title: string; developer_id: string; name: string; created_at: Date; review_id: string }>`
-    select distinct on (k.category, k.normalized_title)
-           k.category, k.normalized_title, k.developer_id, u.name, k.created_at, k.review_id
-      from knowledge k join users u on u.id = k.developer_id
-     where (k.category, k.normalized_title) in (
-             select * from unnest(${keys.map((k) => k.category)}::text[], ${keys.map((k) => k.normalizedTitle)}::text[]))
-       and k.review_id <> ${excludeReviewId}
-     order by k.category, k.normalized_title, k.created_at, k.id`.execute(tx);
+    select q.category, q.normalized_title, k.developer_id, u.name, k.created_at, k.review_id
+      from unnest(${unique.map((k) => k.category)}::text[], ${unique.map((k) => k.normalizedTitle)}::text[]) as q(category, normalized_title)
+      cross join lateral (
+        select k.developer_id, k.created_at, k.review_id
+          from knowledge k
+         where k.category = q.category and k.normalized_title = q.normalized_title and k.review_id <> ${excludeReviewId}
+         order by k.created_at, k.id
+         limit 1) k
+      join users u on u.id = k.developer_id`.execute(tx);
   for (const r of rows) {
     const date = r.created_at.toISOString().slice(0, 10);
     out.set(`${r.category}\0${r.normalized_title}`, {

@@ -157,7 +157,7 @@ const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
  * A slot of the org was freed: the oldest reviews waiting for one run now instead of at their
  * next retry (their job is replaced in place by its key).
  */
-async function promoteWaitingReviews(deps: CoreDeps, orgId: string): Promise<void> {
+export async function promoteWaitingReviews(deps: CoreDeps, orgId: string): Promise<void> {
   await withTenant(deps.db, orgId, async (tx) => {
     const { running, tier } = await runningReviewsExcept(tx, orgId, '00000000-0000-0000-0000-000000000000');
     const waiting = await takeWaitingReviews(tx, Math.min(8, tierLimits(deps.config.tierLimits, tier).max_concurrent_reviews - running));

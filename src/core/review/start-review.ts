@@ -1,24 +1,64 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { CoreDeps } from '../deps.js';
+import type { Database } from '../../db/schema.js';
 import { withTenant } from '../../db/client.js';
 import { enqueueJob } from '../jobs/enqueue.js';
 import { validateRef } from '../git/refs.js';
 import type { RequestContext } from '../tenancy/actor.js';
 import { insertAudit } from '../tenancy/audit.repo.js';
 import { loadProjectFor } from '../tenancy/project-access.js';
-import { resolvePanel } from './panel.js';
-import { emitReviewEvent } from './review-events.js';
-import type { ReviewOut, StartReviewInput } from './review.schemas.js';
-import { reviewOut, type StoredTarget } from './reviews.repo.js';
+import type { Project } from '../tenancy/projects.repo.js';
+import { tierLimits } from '../tenancy/tiers.js';
+import { reviewerKey, resolvePanel } from './panel.js';
+import { emitReviewEvents } from './review-events.js';
+import type { ReviewerSpec, ReviewOut, StartReviewInput } from './review.schemas.js';
+import { runningReviewsExcept } from './review-slots.repo.js';
+import { reviewOut, type ReviewRow, type StoredTarget } from './reviews.repo.js';
 
-const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
+export const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
+
+/** A change this small, reviewed by built-in reviewers only, is quick enough to review in the request. */
+export const INLINE_MAX_DIFF_BYTES = 256 * 1024;
+
+export interface StartOptions {
+  /**
+   * Offer to run the review in this process (the sync endpoint). Taken when the panel is built-in
+   * only, the change is a small submitted diff, and the org has a free slot: the review then starts
+   * as running, and its job is still written, due `graceMs` from now, so that a worker picks the
+   * review up if this process dies before finishing it.
+   */
+  inline?: { graceMs: number };
+}
+
+export interface StartedReview {
+  out: ReviewOut;
+  row: ReviewRow;
+  project: Project;
+  /** The caller runs the review now (see StartOptions.inline). */
+  inline: boolean;
+}
+
+export function runReviewJobOptions(row: Pick<ReviewRow, 'id' | 'priority'>, runAt?: Date) {
+  return { jobKey: `review:${row.id}`, priority: JOB_PRIORITY[row.priority], maxAttempts: 10, ...(runAt && { runAt }) };
+}
+
+/** Whether this org may start one more review now (the per-tier cap the worker enforces at claim). */
+async function slotFree(deps: CoreDeps, tx: Transaction<Database>, orgId: string, reviewId: string): Promise<boolean> {
+  const { running, tier } = await runningReviewsExcept(tx, orgId, reviewId);
+  return running < tierLimits(deps.config.tierLimits, tier).max_concurrent_reviews;
+}
+
+function inlineEligible(panel: ReviewerSpec[], target: StoredTarget): boolean {
+  return panel.every((s) => s.provider === 'builtin') && target.kind === 'diff' && Buffer.byteLength(target.diff) <= INLINE_MAX_DIFF_BYTES;
+}
 
 /**
- * Queues a review of a change in a project. The review belongs to the caller (developer_id is the
- * authenticated user). The row, its `review.queued` event, the job and the audit row are written in
- * one transaction: a review is never accepted without the job that will run it.
+ * Starts a review of a change in a project. The review belongs to the caller (developer_id is the
+ * authenticated user). The row, its events, the job and the audit row are written in one
+ * transaction: a review is never accepted without the job that will run it.
  */
-export async function startReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<ReviewOut> {
+export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput, opts: StartOptions = {}): Promise<StartedReview> {
   return withTenant(
     deps.db,
     ctx.actor.orgId,
@@ -30,6 +70,8 @@ export async function startReview(deps: CoreDeps, ctx: RequestContext, input: St
       else target = { kind: 'refs', base: validateRef(input.target.base), head: validateRef(input.target.head) };
       const panel = resolvePanel(project.settings, input.reviewers);
       const id = randomUUID();
+      const inline = !!opts.inline && inlineEligible(panel, target) && (await slotFree(deps, tx, ctx.actor.orgId, id));
+      const now = deps.clock.now();
       const row = await tx
         .insertInto('reviews')
         .values({
@@ -43,16 +85,22 @@ export async function startReview(deps: CoreDeps, ctx: RequestContext, input: St
           target: JSON.stringify(target),
           panel: JSON.stringify(panel),
           correlation_id: ctx.correlationId,
+          ...(inline && { status: 'running' as const, attempts: 1, started_at: now }),
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await emitReviewEvent(tx, row, ctx.correlationId, 'review.queued', { task_id: input.task_id, priority: input.priority, total: panel.length });
-      await enqueueJob(
-        tx,
-        'run_review',
-        { org_id: ctx.actor.orgId, review_id: id, correlation_id: ctx.correlationId },
-        { jobKey: `review:${id}`, priority: JOB_PRIORITY[input.priority], maxAttempts: 10 },
-      );
+      const total = panel.length;
+      await emitReviewEvents(tx, row, ctx.correlationId, [
+        { type: 'review.queued', payload: { task_id: input.task_id, priority: input.priority, total } },
+        ...(inline
+          ? [
+              { type: 'review.started' as const, payload: { attempt: 1, resumed: false, completed: 0, total } },
+              ...panel.map((spec) => ({ type: 'reviewer.started' as const, payload: { reviewer: reviewerKey(spec), completed: 0, total } })),
+            ]
+          : []),
+      ]);
+      const runAt = inline && opts.inline ? new Date(now.getTime() + opts.inline.graceMs) : undefined;
+      await enqueueJob(tx, 'run_review', { org_id: ctx.actor.orgId, review_id: id, project_id: project.id, correlation_id: ctx.correlationId }, runReviewJobOptions(row, runAt));
       await insertAudit(tx, ctx, {
         action: 'review.start',
         projectId: project.id,
@@ -60,8 +108,13 @@ export async function startReview(deps: CoreDeps, ctx: RequestContext, input: St
         targetId: id,
         diff: { task_id: input.task_id, target: target.kind, reviewers: panel.map((p) => p.persona), priority: input.priority },
       });
-      return reviewOut(row, { completed: 0, findingsCount: 0 });
+      return { out: reviewOut(row, { completed: 0, findingsCount: 0 }), row, project, inline };
     },
     { userId: ctx.actor.userId },
   );
+}
+
+/** Queues a review; a worker runs it. */
+export async function startReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<ReviewOut> {
+  return (await startReviewRow(deps, ctx, input)).out;
 }

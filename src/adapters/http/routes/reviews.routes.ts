@@ -8,8 +8,8 @@ import { getReview } from '../../../core/review/get-review.js';
 import { listReviews } from '../../../core/review/list-reviews.js';
 import { ListReviewsQuery, ReviewOut, StartReviewInput } from '../../../core/review/review.schemas.js';
 import { KnowledgeEntryOut, SearchKnowledgeQuery, searchKnowledge } from '../../../core/review/search-knowledge.js';
+import { runSyncReview } from '../../../core/review/run-sync-review.js';
 import { startReview } from '../../../core/review/start-review.js';
-import { waitForReview } from '../../../core/review/wait-for-review.js';
 import { actorOf, ctxOf } from '../plugins/auth.js';
 import { errorResponses, pageOf, ProjectParam } from './common.schemas.js';
 
@@ -27,9 +27,7 @@ export function reviewRoutes(app: FastifyInstance, deps: CoreDeps): void {
       response: { 200: ReviewOut, 202: ReviewOut, ...errorResponses },
     },
   }, async (req, reply) => {
-    const actor = actorOf(req);
-    const started = await startReview(deps, ctxOf(req), req.body);
-    const { review, done } = await waitForReview(deps, actor, started.id, req.body.timeout_s * 1000);
+    const { review, done } = await runSyncReview(deps, ctxOf(req), req.body);
     reply.header('location', review.links.self);
     return reply.status(done ? 200 : 202).send(review);
   });

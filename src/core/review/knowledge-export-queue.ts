@@ -1,0 +1,85 @@
+import type { CoreDeps } from '../deps.js';
+import type { Project } from '../tenancy/projects.repo.js';
+import { exportKnowledge } from './export-knowledge.js';
+
+interface ProjectExports {
+  running: Promise<void>;
+  /** An export queued behind the running one; every caller that arrives meanwhile shares it. */
+  next: Promise<void> | null;
+}
+
+/** Per process (keyed by its deps): the export in progress and the one queued, per project. */
+const byDeps = new WeakMap<CoreDeps, Map<string, ProjectExports>>();
+
+/**
+ * Re-exports KNOWLEDGE.md for a caller whose transaction has committed: resolves once an export
+ * that started after the call has finished, so the file holds the caller's entries. Concurrent
+ * callers in one project share exports: while one runs, all that arrive wait for a single next
+ * one (it reads the database after all of them committed). Ten reviews finishing together in a
+ * project cost two exports, not ten, each of which reads and writes the whole file.
+ */
+export function exportKnowledgeCoalesced(deps: CoreDeps, orgId: string, project: Pick<Project, 'id' | 'slug'>): Promise<void> {
+  let perProject = byDeps.get(deps);
+  if (!perProject) byDeps.set(deps, (perProject = new Map()));
+  const key = `${orgId}:${project.id}`;
+  const state = perProject.get(key);
+  const run = async () => {
+    await exportKnowledge(deps, orgId, project);
+  };
+  if (!state) {
+    const running = run().finally(() => advance(perProject, key));
+    perProject.set(key, { running, next: null });
+    return running;
+  }
+  if (!state.next) {
+    // Starts when the running export ends, whether it succeeded or not.
+    state.next = state.running.then(run, run);
+  }
+  return state.next;
+}
+
+function advance(perProject: Map<string, ProjectExports>, key: string): void {
+  const state = perProject.get(key);
+  if (!state) return;
+  if (!state.next) {
+    perProject.delete(key);
+    return;
+  }
+  const running = state.next.finally(() => advance(perProject, key));
+  running.catch(() => undefined); // callers of `next` see its error; this chain only keeps order
+  perProject.set(key, { running, next: null });
+}
+
+interface Throttle {
+  lastStart: number;
+  timer: NodeJS.Timeout | null;
+}
+
+const throttles = new WeakMap<CoreDeps, Map<string, Throttle>>();
+
+/**
+ * Fire-and-forget re-export for a caller that does not wait for the file (the inline review path):
+ * at most one export per project per `minIntervalMs`, and always one after the last call, so the
+ * file is at most that much behind the database and converges to it. Every export reads and
+ * rewrites all of a project's entries; without this, a busy project pays that once per review.
+ */
+export function scheduleKnowledgeExport(deps: CoreDeps, orgId: string, project: Pick<Project, 'id' | 'slug'>, minIntervalMs = 1_000): void {
+  let perProject = throttles.get(deps);
+  if (!perProject) throttles.set(deps, (perProject = new Map()));
+  const key = `${orgId}:${project.id}`;
+  let t = perProject.get(key);
+  if (!t) perProject.set(key, (t = { lastStart: 0, timer: null }));
+  if (t.timer) return; // an export is already due, and it reads the database after this caller committed
+  const state = t;
+  const fire = () => {
+    state.timer = null;
+    state.lastStart = Date.now();
+    exportKnowledgeCoalesced(deps, orgId, project).catch((e: unknown) => deps.logger.warn({ err: (e as Error).message, project_id: project.id }, 'could not export KNOWLEDGE.md'));
+  };
+  const wait = state.lastStart + minIntervalMs - Date.now();
+  if (wait <= 0) fire();
+  else {
+    state.timer = setTimeout(fire, wait);
+    state.timer.unref();
+  }
+}

@@ -1,0 +1,144 @@
+import os from 'node:os';
+import type { CoreDeps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { withTenant } from '../../db/client.js';
+import { enqueueJob } from '../jobs/enqueue.js';
+import { parseUnifiedDiff } from './diff.js';
+import { afterCompletion, completeReview, type Completion, type ReviewerRunRecord } from './finalize-review.js';
+import { reviewerKey } from './panel.js';
+import { withPreparedChange } from './prepare-change.js';
+import { emitReviewEvents } from './review-events.js';
+import type { ReviewerSpec, ReviewOut } from './review.schemas.js';
+import { Spans } from './review-timing.js';
+import { lockReview, reviewOut, type ReviewRow } from './reviews.repo.js';
+import { promoteWaitingReviews } from './run-review.js';
+import { runBuiltin } from './run-reviewer.js';
+import { runReviewJobOptions, type StartedReview } from './start-review.js';
+
+/** Identifies this process in worktree leases taken by reviews it runs inline. */
+export function inlineOwner(): string {
+  return `api-${os.hostname()}-${process.pid}`;
+}
+
+interface TimedRun extends ReviewerRunRecord {
+  durationMs: number;
+}
+
+/** Moves the review's fallback job to `at` (replaces it in place by its key). */
+async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<void> {
+  await withTenant(deps.db, row.org_id, (tx) =>
+    enqueueJob(tx, 'run_review', { org_id: row.org_id, review_id: row.id, ...(row.correlation_id && { correlation_id: row.correlation_id }) }, runReviewJobOptions(row, at)),
+  );
+}
+
+/**
+ * Runs a review that startReviewRow accepted for inline execution, in this process, without the
+ * queue hop: built-in reviewers in memory, then one transaction that checkpoints them, merges,
+ * and completes the review (report files written before commit, KNOWLEDGE.md re-exported after the
+ * answer). Its job stays due `graceMs` later (pushed on while the run lasts):
+ * if this process dies, a worker resumes the review then; once the review is complete the job
+ * finds it terminal and does nothing. On any trouble (cancellation, an error, a worker that took
+ * over) the review is handed to the worker and null is returned: the caller waits for it instead.
+ */
+export async function runReviewInline(
+  deps: CoreDeps,
+  started: StartedReview,
+  opts: { owner: string; graceMs: number; spans?: Spans },
+): Promise<ReviewOut | null> {
+  const { row, project } = started;
+  const t0 = performance.now();
+  const spans = opts.spans ?? new Spans();
+  const log = deps.logger.child({ review_id: row.id, org_id: row.org_id, project_id: row.project_id, correlation_id: row.correlation_id });
+  const keepalive = setInterval(() => {
+    rescheduleJob(deps, row, new Date(deps.clock.now().getTime() + opts.graceMs)).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not push back the job of an inline review'));
+  }, Math.max(1_000, Math.floor(opts.graceMs / 3)));
+  keepalive.unref();
+  const abort = new AbortController();
+  let done: Completion | null;
+  try {
+    done = await withPreparedChange(deps, { review: row, project, owner: opts.owner }, async (change) => {
+      const panel = row.panel as ReviewerSpec[];
+      const files = parseUnifiedDiff(change.diffText);
+      spans.mark('prepare change');
+      const runs: TimedRun[] = [];
+      for (const spec of panel) {
+        const t = Date.now();
+        try {
+          const result = await runBuiltin(deps, spec, {
+            orgId: row.org_id,
+            projectId: row.project_id,
+            userId: row.developer_id,
+            apiKeyId: row.api_key_id,
+            reviewId: row.id,
+            priority: row.priority,
+            files,
+            diffText: change.diffText,
+            signal: abort.signal,
+            worktreePath: change.headSha ? change.worktreePath : null,
+          });
+          runs.push({ reviewer: reviewerKey(spec), status: 'completed', findings: result.findings, usage: null, error: null, durationMs: Date.now() - t });
+        } catch (e) {
+          const error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
+          log.warn({ reviewer: reviewerKey(spec), err: error }, 'reviewer failed');
+          runs.push({ reviewer: reviewerKey(spec), status: 'failed', findings: [], usage: null, error, durationMs: Date.now() - t });
+        }
+      }
+      spans.mark('reviewers');
+      const out = await withTenant(deps.db, row.org_id, async (tx) => {
+        const locked = await lockReview(tx, row.id);
+        spans.mark('finalize: lock');
+        // Cancelled meanwhile, or a worker took it over (attempt 2): that path finishes it.
+        if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
+        await tx
+          .insertInto('reviewer_runs')
+          .values(
+            runs.map((r) => ({
+              org_id: row.org_id,
+              review_id: row.id,
+              reviewer: r.reviewer,
+              status: r.status,
+              findings: JSON.stringify(r.findings),
+              usage: null,
+              error: r.error,
+              duration_ms: r.durationMs,
+            })),
+          )
+          .execute();
+        await emitReviewEvents(
+          tx,
+          row,
+          row.correlation_id,
+          runs.map((r, i) => ({
+            type: 'reviewer.completed' as const,
+            payload: { reviewer: r.reviewer, completed: i + 1, total: runs.length, findings: (r.findings as unknown[]).length, status: r.status },
+          })),
+        );
+        spans.mark('finalize: checkpoint + reviewer events');
+        return completeReview(deps, tx, { review: locked, project, change, correlationId: row.correlation_id ?? undefined, runs, spans });
+      });
+      spans.mark('finalize: commit');
+      return out;
+    });
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'inline review failed; handing it to a worker');
+    done = null;
+  } finally {
+    clearInterval(keepalive);
+  }
+  if (!done) {
+    // Due now: the worker resumes it (or records the cancellation) without waiting out the grace.
+    await rescheduleJob(deps, row, deps.clock.now()).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not hand the review to a worker; its job runs at the end of the grace period'));
+    return null;
+  }
+  // KNOWLEDGE.md is derived from the knowledge rows just committed: re-exported behind the answer
+  // (throttled per project), not in front of it. Its cost grows with the project's knowledge.
+  await afterCompletion(deps, project, done, { wait: false });
+  log.debug({ spans }, 'inline review timings');
+  const labels = { org: row.org_id, project: row.project_id };
+  deps.metrics.reviews.inc({ ...labels, status: done.outcome });
+  deps.metrics.reviewDuration.observe(labels, (performance.now() - t0) / 1000);
+  // Reviews of the org waiting for a slot may start now; nobody waits on this.
+  promoteWaitingReviews(deps, row.org_id).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not promote waiting reviews'));
+  const panelSize = (row.panel as ReviewerSpec[]).length;
+  return reviewOut(done.row, { completed: panelSize, findingsCount: done.findings.length, findings: done.findings });
+}

@@ -1,0 +1,39 @@
+import type { CoreDeps } from '../deps.js';
+import type { RequestContext } from '../tenancy/actor.js';
+import type { ReviewOut, StartReviewInput } from './review.schemas.js';
+import { Spans } from './review-timing.js';
+import { inlineOwner, runReviewInline } from './run-review-inline.js';
+import { startReviewRow } from './start-review.js';
+import { waitForReview } from './wait-for-review.js';
+
+/** How long the job of an inline review is held back: the worker's takeover time if this process dies. */
+export const INLINE_GRACE_MS = 10_000;
+
+/**
+ * POST /v1/review: starts a review and answers when it is done or after `timeout_s` (then with
+ * done=false). A small change for a built-in-only panel is reviewed right here (no queue hop, one
+ * finishing transaction, the answer built from what was written); anything else goes through the
+ * queue and a worker, and this waits for it.
+ */
+export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<{ review: ReviewOut; done: boolean }> {
+  const timeoutMs = input.timeout_s * 1000;
+  const t0 = Date.now();
+  const spans = new Spans();
+  const started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS } } : {});
+  spans.mark('start transaction');
+  if (!started.inline) return waitForReview(deps, ctx.actor, started.out.id, timeoutMs);
+  const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const first = await Promise.race([run, timedOut]);
+  clearTimeout(timer);
+  if (first === 'timeout') {
+    // The answer goes out now (202); the review goes on in this process and completes on its own.
+    run.catch(() => undefined);
+    return waitForReview(deps, ctx.actor, started.out.id, 0);
+  }
+  if (first) return { review: first, done: true };
+  return waitForReview(deps, ctx.actor, started.out.id, Math.max(0, timeoutMs - (Date.now() - t0)));
+}

@@ -1,0 +1,135 @@
+import fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, type WorkerHandle } from '../../src/adapters/worker/runner.js';
+import { cancelReview } from '../../src/core/review/cancel-review.js';
+import { StartReviewInput } from '../../src/core/review/review.schemas.js';
+import { latestReportPath, reviewReportPath } from '../../src/core/review/review-files.js';
+import { inlineOwner, runReviewInline } from '../../src/core/review/run-review-inline.js';
+import { startReviewRow } from '../../src/core/review/start-review.js';
+import type { RequestContext } from '../../src/core/tenancy/actor.js';
+import type { BootstrapResult } from '../../src/core/tenancy/bootstrap.js';
+import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
+import { newFileDiff, SQLI_TS } from '../helpers/git.js';
+
+/**
+ * Sync reviews of small diffs by the built-in panel run inside the API request (no queue hop); their
+ * job is kept, due later, so a worker finishes the review if the API process dies first.
+ */
+describe('inline sync reviews', () => {
+  let t: TestApp;
+  let owner: BootstrapResult;
+  const workers: WorkerHandle[] = [];
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await newOrg(t, 'owner@inline.test', 'Inline Org');
+    const p = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(owner.api_key), payload: { slug: 'web' } });
+    expect(p.statusCode, p.body).toBe(201);
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await t?.close();
+  });
+
+  const ctx = (): RequestContext => ({
+    actor: { userId: owner.user_id, orgId: owner.org_id, orgRole: 'owner', apiKeyId: null, keyProjectIds: null, keyMaxRole: null },
+    ip: null,
+    userAgent: null,
+    correlationId: `test-${Math.random().toString(36).slice(2)}`,
+  });
+  const input = (taskId: string) => StartReviewInput.parse({ project_id: 'web', task_id: taskId, target: { diff: newFileDiff('src/users.ts', SQLI_TS) } });
+  const job = async (reviewId: string) =>
+    (await t.rt.admin.query(`select run_at, attempts, locked_at from graphile_worker.jobs where key = $1`, [`${owner.org_id}:review:${reviewId}`])).rows[0] as
+      | { run_at: Date; attempts: number; locked_at: Date | null }
+      | undefined;
+  const review = async (id: string) => (await t.rt.admin.query(`select status, attempts, cancel_requested from reviews where id = $1`, [id])).rows[0];
+  /** A worker, started on demand: the inline path needs none. */
+  const worker = async () => {
+    if (!workers[0]) workers.push(await startWorker(t.rt, { concurrency: 2 }));
+    return workers[0]!;
+  };
+  const jobRun = (w: WorkerHandle, reviewId: string) =>
+    new Promise<void>((resolve) =>
+      w.runner.events.on('job:complete', ({ job: j }) => {
+        if (j.task_identifier === 'run_review' && (j.payload as { review_id?: string }).review_id === reviewId) resolve();
+      }),
+    );
+
+  it('answers from the request with no worker running: the same review GET shows, every event, reports on disk', async () => {
+    const before = Date.now();
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { project_id: 'web', task_id: 'inline-1', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } } });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ status: 'completed', attempts: 1, progress: { completed: 5, total: 5 } });
+    expect(body.findings.some((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'))).toBe(true);
+    const got = await t.app.inject({ url: `/v1/reviews/${body.id}`, headers: auth(owner.api_key) });
+    expect(got.json()).toEqual(body);
+
+    const ev = await t.rt.admin.query(`select type, payload from events where review_id = $1 order by id`, [body.id]);
+    expect(ev.rows.map((r) => r.type)).toEqual([
+      'review.queued',
+      'review.started',
+      ...Array<string>(5).fill('reviewer.started'),
+      ...Array<string>(5).fill('reviewer.completed'),
+      'review.completed',
+    ]);
+    expect(ev.rows.filter((r) => r.type === 'reviewer.completed').map((r) => r.payload.completed)).toEqual([1, 2, 3, 4, 5]);
+    const runs = await t.rt.admin.query(`select reviewer, status, duration_ms from reviewer_runs where review_id = $1 order by reviewer`, [body.id]);
+    expect(runs.rows.map((r) => [r.reviewer, r.status])).toEqual(['correctness', 'maintainability', 'performance', 'security', 'tests'].map((p) => [p, 'completed']));
+
+    const p = body.project_id as string;
+    await expect(fs.readFile(latestReportPath(t.rt.config.dataDir, owner.org_id, p, 'web', 'inline-1'), 'utf8')).resolves.toContain('src/users.ts');
+    for (const ext of ['md', 'json', 'sarif'] as const) await fs.access(reviewReportPath(t.rt.config.dataDir, owner.org_id, p, body.id, ext));
+
+    // The fallback job is still there, due after the grace period, for a worker to take over.
+    const j = await job(body.id);
+    expect(j?.run_at.getTime()).toBeGreaterThan(before + 5_000);
+  });
+
+  it('leaves a job that does nothing once the review is complete', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { project_id: 'web', task_id: 'inline-2', target: { diff: newFileDiff('src/users.ts', SQLI_TS) } } });
+    const id = res.json().id as string;
+    const findings = (await t.rt.admin.query(`select count(*)::int as n from findings where review_id = $1`, [id])).rows[0].n;
+    const w = await worker();
+    const ran = jobRun(w, id);
+    await t.rt.admin.query(`update graphile_worker._private_jobs set run_at = now() where key = $1`, [`${owner.org_id}:review:${id}`]);
+    await ran;
+    expect(await review(id)).toMatchObject({ status: 'completed', attempts: 1 });
+    expect((await t.rt.admin.query(`select count(*)::int as n from findings where review_id = $1`, [id])).rows[0].n).toBe(findings);
+    expect((await t.rt.admin.query(`select count(*)::int as n from events where review_id = $1 and type = 'review.completed'`, [id])).rows[0].n).toBe(1);
+  });
+
+  it('if the API process dies after accepting the review, a worker finishes it when the grace period ends', async () => {
+    const w = await worker();
+    // Accepted for inline execution, and then never run here (as if this process died).
+    const started = await startReviewRow(t.rt.deps, ctx(), input('inline-3'), { inline: { graceMs: 300 } });
+    expect(started.inline).toBe(true);
+    expect(await review(started.row.id)).toMatchObject({ status: 'running', attempts: 1 });
+    await jobRun(w, started.row.id);
+    expect(await review(started.row.id)).toMatchObject({ status: 'completed', attempts: 2 });
+    const runs = await t.rt.admin.query(`select count(*)::int as n from reviewer_runs where review_id = $1`, [started.row.id]);
+    expect(runs.rows[0].n).toBe(5);
+  });
+
+  it('hands a review cancelled meanwhile to the worker, which records the cancellation', async () => {
+    const w = await worker();
+    const c = ctx();
+    const started = await startReviewRow(t.rt.deps, c, input('inline-4'), { inline: { graceMs: 60_000 } });
+    await cancelReview(t.rt.deps, c, started.row.id);
+    const ran = jobRun(w, started.row.id);
+    expect(await runReviewInline(t.rt.deps, started, { owner: inlineOwner(), graceMs: 60_000 })).toBeNull();
+    await ran; // moved to now by the hand-over, not after the 60 s grace
+    expect(await review(started.row.id)).toMatchObject({ status: 'cancelled' });
+    expect((await t.rt.admin.query(`select count(*)::int as n from reviewer_runs where review_id = $1`, [started.row.id])).rows[0].n).toBe(0);
+  });
+
+  it('does not run inline what it should not: timeout 0, the async endpoint', async () => {
+    const r0 = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { ...input('inline-5'), timeout_s: 0 } });
+    expect(r0.statusCode, r0.body).toBe(202);
+    const r1 = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(owner.api_key), payload: { ...input('inline-6') } });
+    expect(r1.statusCode, r1.body).toBe(202);
+    for (const id of [r0.json().id, r1.json().id]) {
+      const j = await job(id);
+      expect(j?.run_at.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+    }
+  });
+});
