@@ -103,6 +103,15 @@ describe('quorum mcp over stdio (real process, local mode)', () => {
     expect((again.structuredContent as { items: Array<{ slug: string }> }).items.map((p) => p.slug)).toEqual([slug]);
     const listed = await call(mcp.client, 'list_reviews', {});
     expect((listed.structuredContent as { items: unknown[] }).items).toHaveLength(2);
+    // Refs of the registered repository: Quorum mirrors it (never writes into it) and diffs them.
+    git(repo, 'checkout', '-q', '-b', 'feature');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'users');
+    const refs = await call(mcp.client, 'review_code', { base: 'main', head: 'feature', task_id: 'refs' });
+    expect(refs.isError, textOf(refs)).toBeFalsy();
+    const rr = refs.structuredContent as { verdict: string; head_sha: string; target: { kind: string }; findings: Array<{ file: string }> };
+    expect(rr).toMatchObject({ verdict: 'request_changes', head_sha: git(repo, 'rev-parse', 'HEAD'), target: { kind: 'refs' } });
+    expect(rr.findings.some((f) => f.file === 'src/users.ts')).toBe(true);
     await mcp.close();
     mcp = undefined;
   });

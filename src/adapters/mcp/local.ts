@@ -10,6 +10,9 @@ import type { QuorumBackend } from './backend.js';
 import { coreBackend } from './core-backend.js';
 import { localActor } from './local-identity.js';
 
+/** How long shutdown waits for the in-process job worker before closing the database regardless. */
+const WORKER_STOP_BOUND_MS = 10_000;
+
 export interface LocalMcpOptions {
   logger: Logger;
   /** The developer's working directory: its repository becomes the default project. */
@@ -64,7 +67,15 @@ export async function openLocalMcp(config: Config, o: LocalMcpOptions): Promise<
       defaultProject,
       workingTreeDir,
       close: async () => {
-        await stopWorker?.();
+        // Bounded: the embedded database must be stopped even if the worker cannot stop in time
+        // (seen when the client leaves while the worker is still starting).
+        let timer: NodeJS.Timeout | undefined;
+        const stopped = await Promise.race([
+          stopWorker?.().then(() => true),
+          new Promise<false>((r) => (timer = setTimeout(() => r(false), WORKER_STOP_BOUND_MS))),
+        ]);
+        clearTimeout(timer);
+        if (!stopped) o.logger.warn({ ms: WORKER_STOP_BOUND_MS }, 'the job worker did not stop in time; closing the database anyway');
         await rt.close();
       },
     };

