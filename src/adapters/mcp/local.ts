@@ -41,7 +41,7 @@ export async function openLocalMcp(config: Config, o: LocalMcpOptions): Promise<
   const { openRuntime } = await import('../../main/runtime.js');
   let rt: Runtime;
   try {
-    rt = await openRuntime(config, { logger: o.logger, migrate: true, applicationName: 'quorum-mcp', poolSize: 6 });
+    rt = await openRuntime(config, { logger: o.logger, migrate: true, applicationName: 'quorum-mcp', poolSize: 3 });
   } catch (e) {
     throw new AppError('database_unavailable', `the local Quorum database could not start: ${(e as Error).message}`);
   }
