@@ -85,6 +85,7 @@ const EnvSchema = z.object({
   ).optional(),
   QUORUM_GATE_STORE: z.enum(['postgres', 'memory']).default('postgres'),
   QUORUM_GATE_AGING_MS: z.coerce.number().int().min(0).default(30_000),
+  QUORUM_GATE_HEADROOM_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   QUORUM_GATE_POLL_MS: z.coerce.number().int().min(5).max(5_000).default(100),
   QUORUM_GATE_MAX_RETRIES: z.coerce.number().int().min(0).max(50).default(8),
   QUORUM_GATE_WEIGHTS: z
@@ -173,6 +174,8 @@ export interface GateConfig {
   /** USD per million tokens by model-name prefix (merged over the built-in table). */
   prices: Record<string, { input: number; output: number; cacheWrite?: number | undefined; cacheRead?: number | undefined }>;
   agingMs: number;
+  /** Pool buckets admit only while this much refill would remain (the provider reserves later than we do). */
+  headroomMs: number;
   pollMs: number;
   maxRetries: number;
   weights: Record<'free' | 'pro' | 'enterprise', number>;
@@ -264,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         Object.entries(e.QUORUM_GATE_PRICES ?? {}).map(([k, v]) => [k, { input: v.input, output: v.output, cacheWrite: v.cache_write, cacheRead: v.cache_read }]),
       ),
       agingMs: e.QUORUM_GATE_AGING_MS,
+      headroomMs: e.QUORUM_GATE_HEADROOM_MS,
       pollMs: e.QUORUM_GATE_POLL_MS,
       maxRetries: e.QUORUM_GATE_MAX_RETRIES,
       weights: {

@@ -75,7 +75,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
     const metrics = new Metrics();
     const gate = new SchedulingGate({
       db,
-      store: config.gate.store === 'memory' ? new MemoryBucketStore() : new PgBucketStore(db),
+      store: config.gate.store === 'memory' ? new MemoryBucketStore(Date.now, config.gate.headroomMs) : new PgBucketStore(db, config.gate.headroomMs),
       config: config.gate,
       tierLimits: config.tierLimits,
       logger: log.child({ component: 'gate' }),

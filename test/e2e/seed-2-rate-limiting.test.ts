@@ -8,8 +8,9 @@ import { AnthropicStandIn, defaultRespond, STAND_IN_API_KEY } from '../stand-ins
  * Seed acceptance test 2 (rate limiting under load) with real processes: 50 concurrent
  * POST /v1/review on one project whose panel has two Anthropic reviewers, against a local server
  * speaking the Messages API with real token buckets. The provider reserves max_tokens of its
- * output-tokens-per-minute bucket for every request in flight: with OTPM 8,000 and max_tokens 1,000
- * at most 8 calls fit at once, while the workers want 40 (5× the capacity) and then 100. The gate
+ * output-tokens-per-minute bucket for every request in flight: with OTPM 4,000 and max_tokens 1,000
+ * at most 4 calls fit at once, while one worker process (8 reviews at a time, 2 model reviewers
+ * each) wants 16 — 4× the capacity — and three want 48, 12×. The gate
  * must keep the provider from ever answering 429, and every review must complete. Then the same
  * with three worker processes sharing the limits through PostgreSQL.
  */
@@ -22,7 +23,7 @@ describe('seed test 2: rate limiting under load (API + workers, real processes, 
 
   beforeAll(async () => {
     standIn = await AnthropicStandIn.start({
-      limits: { rpm: 2_000, itpm: 2_000_000, otpm: 8_000 },
+      limits: { rpm: 2_000, itpm: 2_000_000, otpm: 4_000 },
       msPerOutputToken: 5,
       // Short answers: the binding limit is what the provider reserves for calls in flight.
       respond: (ctx) => ({ ...defaultRespond(ctx), outputTokens: 40 }),
@@ -32,9 +33,9 @@ describe('seed test 2: rate limiting under load (API + workers, real processes, 
       ANTHROPIC_BASE_URL: standIn.url,
       ANTHROPIC_RPM: '2000',
       ANTHROPIC_ITPM: '2000000',
-      ANTHROPIC_OTPM: '8000',
+      ANTHROPIC_OTPM: '4000',
       QUORUM_LLM_MAX_OUTPUT_TOKENS: '1000',
-      QUORUM_WORKER_CONCURRENCY: '20',
+      QUORUM_WORKER_CONCURRENCY: '8',
       QUORUM_DB_POOL_SIZE: '12',
       QUORUM_TIER_LIMITS: JSON.stringify({ free: { max_concurrent_reviews: 100, monthly_budget_usd: 1000 } }),
     });

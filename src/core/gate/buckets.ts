@@ -59,7 +59,11 @@ export class MemoryBucketStore implements BucketStore {
   readonly settlesInDatabase = false;
   private readonly buckets = new Map<string, MemoryBucket>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** Pool buckets keep this much refill in hand (see quorum.gate_acquire). */
+    private readonly headroomMs = 0,
+  ) {}
 
   private bucket(key: string, configured: number, now: number): { b: MemoryBucket; cap: number; avail: number } {
     let b = this.buckets.get(key);
@@ -84,7 +88,7 @@ export class MemoryBucketStore implements BucketStore {
       if (worst) break;
       for (const r of rows) {
         if (r.d.tenant !== pass) continue;
-        const need = Math.min(r.d.amount, r.cap);
+        const need = r.d.tenant ? Math.min(r.d.amount, r.cap) : Math.min(r.cap, Math.min(r.d.amount, r.cap) + (r.cap * this.headroomMs) / 60_000);
         if (r.avail < need) consider(((need - r.avail) * 60_000) / r.cap, r.d.key, r.d.tenant);
       }
     }

@@ -11,14 +11,18 @@ export class PgBucketStore implements BucketStore {
   readonly shared = true;
   readonly settlesInDatabase = true;
 
-  constructor(private readonly db: Db) {}
+  /** See quorum.gate_acquire: pool buckets keep this much refill in hand (dispatch latency). */
+  constructor(
+    private readonly db: Db,
+    private readonly headroomMs = 2_000,
+  ) {}
 
   async acquire(items: readonly BucketDemand[]): Promise<AcquireResult> {
     if (items.length === 0) return { ok: true };
     const { rows } = await sql<{ ok: boolean; wait_ms: number; blocked_key: string | null; blocked_tenant: boolean }>`
       select * from quorum.gate_acquire(
         ${items.map((i) => i.key)}::text[], ${items.map((i) => i.capacityPerMin)}::float8[],
-        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[])`.execute(this.db);
+        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[], ${this.headroomMs}::float8)`.execute(this.db);
     const r = rows[0];
     if (!r || r.ok) return { ok: true };
     return { ok: false, waitMs: Number(r.wait_ms), blockedKey: r.blocked_key ?? '', tenant: r.blocked_tenant };

@@ -10,7 +10,7 @@ export interface HeaderFact {
   remaining?: number | undefined;
 }
 
-const ROUNDING_SLACK = 1000;
+const ROUNDING_SLACK = 500;
 
 function num(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

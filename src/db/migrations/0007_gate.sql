@@ -29,7 +29,11 @@ $$;
 -- otherwise takes nothing and says how long until they would. Items with p_tenant[i] are the
 -- caller's own limits and are checked first: a request over its own limit must wait without
 -- touching the shared pool. Rows are locked in key order, so concurrent callers never deadlock.
-create function quorum.gate_acquire(p_keys text[], p_caps double precision[], p_amounts double precision[], p_tenant boolean[])
+-- p_headroom_ms: a pool bucket admits only when it would still hold that much refill afterwards.
+-- The provider takes its tokens when the request ARRIVES, some time after we took ours; if its
+-- bucket sat full meanwhile, the refill we counted in between was wasted on its side. The headroom
+-- absorbs that (it is a threshold, not a charge: nothing is lost while the pool stays busy).
+create function quorum.gate_acquire(p_keys text[], p_caps double precision[], p_amounts double precision[], p_tenant boolean[], p_headroom_ms double precision)
 returns table (ok boolean, wait_ms double precision, blocked_key text, blocked_tenant boolean)
 language plpgsql as $$
 declare
@@ -74,6 +78,7 @@ begin
         continue when (v_pass = 1) <> p_tenant[i];
         v_cap := v_caps[i];
         v_need := least(p_amounts[i], v_cap);
+        if not p_tenant[i] then v_need := least(v_cap, v_need + v_cap * p_headroom_ms / 60000.0); end if;
         if v_avail[i] < v_need then
           v_wait := (v_need - v_avail[i]) / (v_cap / 60000.0);
           if v_wait > v_worst then v_worst := v_wait; v_worst_key := p_keys[i]; v_worst_tenant := p_tenant[i]; end if;
@@ -138,11 +143,11 @@ begin
    where key = p_key;
 end $$;
 
-revoke all on function quorum.gate_acquire(text[], double precision[], double precision[], boolean[]) from public;
+revoke all on function quorum.gate_acquire(text[], double precision[], double precision[], boolean[], double precision) from public;
 revoke all on function quorum.gate_adjust(text[], double precision[], double precision[]) from public;
 revoke all on function quorum.gate_learn(text, double precision, double precision, double precision, timestamptz) from public;
 grant execute on function quorum.gate_capacity(double precision, double precision) to quorum_app;
-grant execute on function quorum.gate_acquire(text[], double precision[], double precision[], boolean[]) to quorum_app;
+grant execute on function quorum.gate_acquire(text[], double precision[], double precision[], boolean[], double precision) to quorum_app;
 grant execute on function quorum.gate_adjust(text[], double precision[], double precision[]) to quorum_app;
 grant execute on function quorum.gate_learn(text, double precision, double precision, double precision, timestamptz) to quorum_app;
 
