@@ -1,7 +1,9 @@
 // Seed acceptance test 5 (MCP local speed): review_code through the real `quorum mcp` over stdio
-// (JSON-RPC, the SDK's Client, progress notifications on) vs the same review through the core use
-// cases in-process (startReview + waitForReview, what the tool calls), on the same diff, in the
-// same run, on the same embedded PostgreSQL. Calls alternate so that load drift hits both alike.
+// (JSON-RPC, the SDK's Client) vs the same review through the core use case the tool calls,
+// in-process, on the same diff, in the same run, on the same embedded PostgreSQL:
+//   - without a progress token the tool runs runSyncReview (REST's synchronous path);
+//   - with one it runs startReview + waitForReview and follows the review's events for k/n.
+// Calls alternate so that load drift hits every variant alike.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +20,7 @@ import { createProject } from '../dist/core/tenancy/create-project.js';
 import { StartReviewInput } from '../dist/core/review/review.schemas.js';
 import { startReview } from '../dist/core/review/start-review.js';
 import { waitForReview } from '../dist/core/review/wait-for-review.js';
+import { runSyncReview } from '../dist/core/review/run-sync-review.js';
 import { startWorker } from '../dist/adapters/worker/runner.js';
 
 const N = Number(process.env.BENCH_MCP_CALLS ?? 40);
@@ -62,10 +65,14 @@ export default async function run() {
   await client.callTool({ name: 'list_projects', arguments: {} });
   const readyMs = performance.now() - firstT;
 
-  const inProcess = async (task) => {
+  const inProcess = async (task, progress = true) => {
     const s = performance.now();
-    const started = await startReview(rt.deps, ctx(), StartReviewInput.parse({ project_id: 'bench', task_id: task, target: { diff: DIFF } }));
-    const { review } = await waitForReview(rt.deps, actor, started.id, 60_000);
+    const input = StartReviewInput.parse({ project_id: 'bench', task_id: task, target: { diff: DIFF } });
+    let review;
+    if (progress) {
+      const started = await startReview(rt.deps, ctx(), input);
+      ({ review } = await waitForReview(rt.deps, actor, started.id, 60_000));
+    } else ({ review } = await runSyncReview(rt.deps, ctx(), input));
     if (review.status !== 'completed') throw new Error(`in-process review ${review.status}`);
     return performance.now() - s;
   };
@@ -80,24 +87,33 @@ export default async function run() {
 
   for (let i = 0; i < 5; i++) {
     await inProcess(`warm-core-${i}`);
+    await inProcess(`warm-sync-${i}`, false);
     await viaMcp(`warm-mcp-${i}`);
+    await viaMcp(`warm-quiet-${i}`, false);
   }
   notes = 0;
   const core = [];
+  const sync = [];
   const mcp = [];
   const quiet = [];
   for (let i = 0; i < N; i++) {
+    sync.push(await inProcess(`sync-${i}`, false));
+    quiet.push(await viaMcp(`quiet-${i}`, false));
     core.push(await inProcess(`core-${i}`));
     mcp.push(await viaMcp(`mcp-${i}`));
-    quiet.push(await viaMcp(`quiet-${i}`, false));
   }
   const c50 = pct(core, 50), c99 = pct(core, 99), m50 = pct(mcp, 50), m99 = pct(mcp, 99), q50 = pct(quiet, 50), q99 = pct(quiet, 99);
+  const s50 = pct(sync, 50), s99 = pct(sync, 99);
+  const row = (label, p50, p99, extra = '') => console.log(`  ${label.padEnd(52)} p50 ${p50.toFixed(1).padStart(7)} ms   p99 ${p99.toFixed(1).padStart(7)} ms${extra}`);
   console.log(`\nbench mcp — review_code on a ${SQLI_TS.split('\n').length - 1}-line diff (built-in panel, 5 reviewers), ${N} calls each, alternating, embedded PostgreSQL`);
-  console.log(`  in-process core (startReview + waitForReview)   p50 ${c50.toFixed(1).padStart(7)} ms   p99 ${c99.toFixed(1).padStart(7)} ms`);
-  console.log(`  quorum mcp over stdio (SDK Client, progress)    p50 ${m50.toFixed(1).padStart(7)} ms   p99 ${m99.toFixed(1).padStart(7)} ms   (${(notes / N).toFixed(1)} progress notifications per call)`);
-  console.log(`  quorum mcp over stdio, no progress token        p50 ${q50.toFixed(1).padStart(7)} ms   p99 ${q99.toFixed(1).padStart(7)} ms`);
-  console.log(`  MCP overhead with progress                      p50 ${(m50 - c50).toFixed(1).padStart(7)} ms   p99 ${(m99 - c99).toFixed(1).padStart(7)} ms   ratio ×${(m50 / c50).toFixed(2)}   (target p50 < 20 ms; seed allows 500 ms)`);
-  console.log(`  MCP overhead without progress                   p50 ${(q50 - c50).toFixed(1).padStart(7)} ms   p99 ${(q99 - c99).toFixed(1).padStart(7)} ms   ratio ×${(q50 / c50).toFixed(2)}`);
+  console.log('  without progress token:');
+  row('in-process runSyncReview (baseline)', s50, s99);
+  row('quorum mcp over stdio (SDK Client)', q50, q99);
+  row('MCP overhead', q50 - s50, q99 - s99, `   ratio ×${(q50 / s50).toFixed(2)}   (target p50 < 20 ms; seed allows 500 ms)`);
+  console.log('  with a progress token (k/n notifications):');
+  row('in-process startReview + waitForReview (baseline)', c50, c99);
+  row('quorum mcp over stdio (SDK Client, progress)', m50, m99, `   (${(notes / N).toFixed(1)} notifications per call)`);
+  row('MCP overhead', m50 - c50, m99 - c99, `   ratio ×${(m50 / c50).toFixed(2)}   (target p50 < 20 ms)`);
   console.log(`  quorum mcp start: initialize answered in ${initMs.toFixed(0)} ms (process spawn included), first tool call ready after ${readyMs.toFixed(0)} ms more`);
   console.log('');
 

@@ -5,6 +5,7 @@ import { getKnowledgeMarkdown } from '../../core/review/get-knowledge-markdown.j
 import { getProjectReviewReport } from '../../core/review/get-project-review-report.js';
 import { getReview } from '../../core/review/get-review.js';
 import { listReviews } from '../../core/review/list-reviews.js';
+import { runSyncReview } from '../../core/review/run-sync-review.js';
 import { searchKnowledge } from '../../core/review/search-knowledge.js';
 import { startReview } from '../../core/review/start-review.js';
 import { waitForReview } from '../../core/review/wait-for-review.js';
@@ -24,18 +25,22 @@ export function coreBackend(deps: CoreDeps, ctx: () => RequestContext): QuorumBa
     kind: 'core',
     async reviewCode(input, onProgress) {
       const c = ctx();
+      // No progress wanted: the same path as REST's synchronous POST /v1/review (a small change
+      // for the built-in panel is reviewed right here, without a queue hop).
+      if (!onProgress) return runSyncReview(deps, c, input);
+      // Progress wanted: the review's id is needed before it finishes, to follow its events.
       const started = await startReview(deps, c, input);
-      const progress = onProgress && followReviewProgress(deps, c.actor, started.id, onProgress);
+      const progress = followReviewProgress(deps, c.actor, started.id, onProgress);
       try {
         const res = await waitForReview(deps, c.actor, started.id, input.timeout_s * 1000);
-        if (res.done && progress) {
+        if (res.done) {
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([progress.done, new Promise((r) => (timer = setTimeout(r, PROGRESS_DRAIN_MS)))]);
           clearTimeout(timer);
         }
         return res;
       } finally {
-        progress?.stop();
+        progress.stop();
       }
     },
     getReview: (id) => getReview(deps, ctx().actor, id),
