@@ -12,9 +12,14 @@ import { buildApp } from '../dist/adapters/http/app.js';
 import { allRoutes } from '../dist/adapters/http/all-routes.js';
 import { bootstrapOwner } from '../dist/core/tenancy/bootstrap.js';
 import { startWorker } from '../dist/adapters/worker/runner.js';
+import { StartReviewInput } from '../dist/core/review/review.schemas.js';
+import { runSyncReview } from '../dist/core/review/run-sync-review.js';
+import { startReview } from '../dist/core/review/start-review.js';
+import { waitForReview } from '../dist/core/review/wait-for-review.js';
 
 const SEQ = Number(process.env.BENCH_SEQUENTIAL ?? 40);
 const PAR = Number(process.env.BENCH_PARALLEL_TOTAL ?? 60);
+const AB = Number(process.env.BENCH_AB ?? 20);
 
 export function fixtureDiff() {
   const parts = [];
@@ -133,6 +138,33 @@ export default async function run() {
   console.log(`  orchestration overhead            p50 ${pct(overhead, 50).toFixed(1)} ms   p99 ${pct(overhead, 99).toFixed(1)} ms   (target p50 < 20 ms, p99 < 100 ms)`);
   console.log('  where a sync review spends its time (concurrency 1, from the outbox; ms, p50 / p99):');
   for (const [k, v] of Object.entries(await phases(seq))) console.log(`    ${k.padEnd(58)} ${pct(v, 50).toFixed(1).padStart(6)} / ${pct(v, 99).toFixed(1).padStart(6)}`);
+
+  // Same-run baseline: the queued path (job → worker → waiter re-reads) against the inline path,
+  // alternating, so that load from other processes on the machine weighs on both alike.
+  const ctx = () => ({
+    actor: { userId: owner.user_id, orgId: owner.org_id, orgRole: 'owner', apiKeyId: null, keyProjectIds: null, keyMaxRole: null },
+    ip: null,
+    userAgent: null,
+    correlationId: `bench-${Math.random().toString(36).slice(2)}`,
+  });
+  const core = { queued: [], inline: [] };
+  for (let i = 0; i < AB; i++) {
+    for (const mode of i % 2 ? ['inline', 'queued'] : ['queued', 'inline']) {
+      const input = StartReviewInput.parse({ project_id: 'bench', task_id: `ab${i}`, target: { diff } });
+      const t0 = performance.now();
+      let review;
+      if (mode === 'inline') review = (await runSyncReview(rt.deps, ctx(), input)).review;
+      else review = (await waitForReview(rt.deps, ctx().actor, (await startReview(rt.deps, ctx(), input)).id, 60_000)).review;
+      if (review.status !== 'completed') throw new Error(`${mode} review ${review.id}: ${review.status}`);
+      core[mode].push({ id: review.id, ms: performance.now() - t0 });
+    }
+  }
+  const inAb = await inside([...core.queued, ...core.inline].map((r) => r.id));
+  const ov = (rs) => rs.map((r) => r.ms - (inAb.get(r.id) ?? 0));
+  const [q50, q99, i50, i99] = [pct(ov(core.queued), 50), pct(ov(core.queued), 99), pct(ov(core.inline), 50), pct(ov(core.inline), 99)];
+  console.log(`  same-run baseline, core use cases alternated (${AB} each): orchestration overhead p50 / p99`);
+  console.log(`    queued path (job, worker, waiter re-reads)   ${q50.toFixed(1).padStart(6)} / ${q99.toFixed(1).padStart(6)} ms`);
+  console.log(`    inline path (POST /v1/review today)          ${i50.toFixed(1).padStart(6)} / ${i99.toFixed(1).padStart(6)} ms   ratio p50 ×${(i50 / q50).toFixed(2)}, p99 ×${(i99 / q99).toFixed(2)}`);
 
   // Phases of the inline path as the process measured them (debug log), 20 more sequential reviews.
   logger.level = 'debug';

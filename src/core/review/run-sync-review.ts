@@ -19,8 +19,8 @@ export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: 
   const timeoutMs = input.timeout_s * 1000;
   const t0 = Date.now();
   const spans = new Spans();
-  const started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS } } : {});
-  spans.mark('start transaction');
+  const started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS }, spans } : {});
+  spans.mark('start: commit');
   if (!started.inline) return waitForReview(deps, ctx.actor, started.out.id, timeoutMs);
   const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans });
   let timer: NodeJS.Timeout | undefined;

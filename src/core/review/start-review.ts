@@ -14,7 +14,8 @@ import { reviewerKey, resolvePanel } from './panel.js';
 import { emitReviewEvents } from './review-events.js';
 import type { ReviewerSpec, ReviewOut, StartReviewInput } from './review.schemas.js';
 import { runningReviewsExcept } from './review-slots.repo.js';
-import { reviewOut, type ReviewRow, type StoredTarget } from './reviews.repo.js';
+import type { Spans } from './review-timing.js';
+import { commitWithoutWaitingForDisk, reviewOut, type ReviewRow, type StoredTarget } from './reviews.repo.js';
 
 export const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
 
@@ -29,6 +30,8 @@ export interface StartOptions {
    * review up if this process dies before finishing it.
    */
   inline?: { graceMs: number };
+  /** Phase timings (the review bench reads them from the debug log). */
+  spans?: Spans;
 }
 
 export interface StartedReview {
@@ -63,7 +66,10 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
     deps.db,
     ctx.actor.orgId,
     async (tx) => {
+      const mark = (phase: string) => opts.spans?.mark(phase);
+      mark('start: begin');
       const { project } = await loadProjectFor(tx, ctx.actor, input.project_id, 'reviewer');
+      mark('start: project + access');
       let target: StoredTarget;
       if (!input.target) target = { kind: 'last_commit', branch: validateRef(project.defaultBranch) };
       else if ('diff' in input.target) target = { kind: 'diff', diff: input.target.diff };
@@ -71,6 +77,7 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
       const panel = resolvePanel(project.settings, input.reviewers);
       const id = randomUUID();
       const inline = !!opts.inline && inlineEligible(panel, target) && (await slotFree(deps, tx, ctx.actor.orgId, id));
+      mark('start: slot check');
       const now = deps.clock.now();
       const row = await tx
         .insertInto('reviews')
@@ -89,6 +96,7 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+      mark('start: insert review');
       const total = panel.length;
       await emitReviewEvents(tx, row, ctx.correlationId, [
         { type: 'review.queued', payload: { task_id: input.task_id, priority: input.priority, total } },
@@ -99,8 +107,10 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
             ]
           : []),
       ]);
+      mark('start: events');
       const runAt = inline && opts.inline ? new Date(now.getTime() + opts.inline.graceMs) : undefined;
       await enqueueJob(tx, 'run_review', { org_id: ctx.actor.orgId, review_id: id, project_id: project.id, correlation_id: ctx.correlationId }, runReviewJobOptions(row, runAt));
+      mark('start: job');
       await insertAudit(tx, ctx, {
         action: 'review.start',
         projectId: project.id,
@@ -108,6 +118,11 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
         targetId: id,
         diff: { task_id: input.task_id, target: target.kind, reviewers: panel.map((p) => p.persona), priority: input.priority },
       });
+      // An inline review is answered only after its finishing transaction, a synchronous commit that
+      // makes this one durable as well (or after its timeout, ≥ 1 s, when the WAL writer has long
+      // flushed it): nobody learns of this review from this commit alone.
+      if (inline) await commitWithoutWaitingForDisk(tx);
+      mark('start: audit');
       return { out: reviewOut(row, { completed: 0, findingsCount: 0 }), row, project, inline };
     },
     { userId: ctx.actor.userId },
