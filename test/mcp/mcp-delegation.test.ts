@@ -75,6 +75,13 @@ describe('quorum mcp: local mode and --remote delegation give the same results',
     expect(normalize(r.structuredContent)).toEqual(normalize(l.structuredContent));
     expect(progress.local.at(-1)).toBe(5);
     expect(progress.remote.at(-1)).toBe(5);
+    // Without a progress token local mode takes the synchronous path (inline for a small built-in
+    // review) and the remote one the queue: still the same result.
+    const lq = await call(local.client, 'review_code', { diff, task_id: 'same-change' });
+    const rq = await call(remote.client, 'review_code', { diff, task_id: 'same-change' });
+    expect(lq.isError, textOf(lq)).toBeFalsy();
+    expect(normalize(rq.structuredContent)).toEqual(normalize(lq.structuredContent));
+    expect(normalize(lq.structuredContent)).toEqual(normalize(l.structuredContent));
 
     // The same questions asked through both doors, once both reviews exist: identical answers.
     const both = async (name: string, args: Record<string, unknown>) => {
@@ -85,6 +92,7 @@ describe('quorum mcp: local mode and --remote delegation give the same results',
     for (const [name, args] of [
       ['get_review', { review_id: lr.id }],
       ['list_reviews', {}],
+      ['get_review', { review_id: (lq.structuredContent as { id: string }).id }],
       ['list_reviews', { project: 'web', status: 'completed', limit: 1 }],
       ['list_projects', {}],
       ['search_knowledge', { query: 'SQL' }],
