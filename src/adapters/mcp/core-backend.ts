@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../../core/deps.js';
 import { generatePlan } from '../../core/plan/generate-plan.js';
-import { followReviewProgress } from '../../core/review/follow-review-progress.js';
+import { waitForReviewWithProgress } from '../../core/review/wait-for-review-with-progress.js';
 import { getKnowledgeMarkdown } from '../../core/review/get-knowledge-markdown.js';
 import { getProjectReviewReport } from '../../core/review/get-project-review-report.js';
 import { getReview } from '../../core/review/get-review.js';
@@ -8,13 +8,9 @@ import { listReviews } from '../../core/review/list-reviews.js';
 import { runSyncReview } from '../../core/review/run-sync-review.js';
 import { searchKnowledge } from '../../core/review/search-knowledge.js';
 import { startReview } from '../../core/review/start-review.js';
-import { waitForReview } from '../../core/review/wait-for-review.js';
 import type { RequestContext } from '../../core/tenancy/actor.js';
 import { listProjects } from '../../core/tenancy/list-projects.js';
 import type { QuorumBackend } from './backend.js';
-
-/** How long the last progress notifications may trail the review's completion. */
-const PROGRESS_DRAIN_MS = 2_000;
 
 /**
  * The in-process backend: each method is one core use case, run as the actor of `ctx()` (the
@@ -30,18 +26,7 @@ export function coreBackend(deps: CoreDeps, ctx: () => RequestContext): QuorumBa
       if (!onProgress) return runSyncReview(deps, c, input);
       // Progress wanted: the review's id is needed before it finishes, to follow its events.
       const started = await startReview(deps, c, input);
-      const progress = followReviewProgress(deps, c.actor, started.id, onProgress);
-      try {
-        const res = await waitForReview(deps, c.actor, started.id, input.timeout_s * 1000);
-        if (res.done) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([progress.done, new Promise((r) => (timer = setTimeout(r, PROGRESS_DRAIN_MS)))]);
-          clearTimeout(timer);
-        }
-        return res;
-      } finally {
-        progress.stop();
-      }
+      return waitForReviewWithProgress(deps, c.actor, started.id, input.timeout_s * 1000, onProgress);
     },
     getReview: (id) => getReview(deps, ctx().actor, id),
     listReviews: (q) => listReviews(deps, ctx().actor, q),
