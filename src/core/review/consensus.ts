@@ -77,7 +77,9 @@ function mergeCluster(members: RawFinding[], fp: string, panelSize: number): Mer
   const reviewers = [...new Set(members.map((m) => m.reviewer))].sort();
   const severities = members.map((m) => m.severity);
   const maxSeverity = Math.max(...severities);
-  const meanSeverity = severities.reduce((s, v) => s + v, 0) / severities.length;
+  // Rounded far below the score's 2 decimals: a mean over repeated reports must not differ from the
+  // mean over one copy by a float rounding that tips round2 the other way.
+  const meanSeverity = Math.round((severities.reduce((s, v) => s + v, 0) / severities.length) * 1e9) / 1e9;
   const merged: MergedFinding = {
     fingerprint: fp,
     file: representative.file,
@@ -150,8 +152,8 @@ export function mergeFindings(raw: readonly RawFinding[], panelSize: number): Me
  */
 export function reviewScore(merged: readonly MergedFinding[]): number {
   if (merged.length === 0) return 0;
-  const meanSeverity = merged.reduce((s, f) => s + f.severity, 0) / merged.length;
-  const meanAgreement = merged.reduce((s, f) => s + Math.min(1, f.agreement / f.panelSize), 0) / merged.length;
+  const meanSeverity = Math.round((merged.reduce((s, f) => s + f.severity, 0) / merged.length) * 1e9) / 1e9;
+  const meanAgreement = Math.round((merged.reduce((s, f) => s + Math.min(1, f.agreement / f.panelSize), 0) / merged.length) * 1e9) / 1e9;
   const maxSeverity = Math.max(...merged.map((f) => f.severity));
   return consensusScore(meanSeverity, meanAgreement, maxSeverity);
 }
