@@ -52,6 +52,7 @@ const EnvSchema = z.object({
   QUORUM_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   QUORUM_SINGLETON_PING_MS: z.coerce.number().int().min(100).default(2_000),
   QUORUM_DB_BOOT_WAIT_MS: z.coerce.number().int().min(0).default(60_000),
+  QUORUM_WORKTREE_ORPHAN_GRACE_MS: z.coerce.number().int().min(1_000).default(600_000),
   QUORUM_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   QUORUM_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   QUORUM_WORKTREE_DISK_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8),
@@ -139,6 +140,8 @@ export interface Config {
   auditRetentionDays: number;
   /** Above this used fraction of the data filesystem, reviews that need a worktree wait. */
   worktreeDiskThreshold: number;
+  /** A worktree directory without a lease, older than this, is removed by the sweeper. */
+  worktreeOrphanGraceMs: number;
   metricsPublic: boolean;
   /** SIGTERM: in-flight HTTP requests and jobs get this long to finish before jobs are handed back. */
   shutdownGraceMs: number;
@@ -240,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     auditRetentionDays: e.QUORUM_AUDIT_RETENTION_DAYS,
     worktreeDiskThreshold: e.QUORUM_WORKTREE_DISK_THRESHOLD,
+    worktreeOrphanGraceMs: e.QUORUM_WORKTREE_ORPHAN_GRACE_MS,
     metricsPublic: e.QUORUM_METRICS_PUBLIC,
     shutdownGraceMs: e.QUORUM_SHUTDOWN_GRACE_MS,
     databaseBootWaitMs: e.QUORUM_DB_BOOT_WAIT_MS,

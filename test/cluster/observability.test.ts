@@ -78,7 +78,7 @@ describe('observability: logs, metrics, health (real processes)', () => {
 
   it("every log line of the review's job carries org, correlation id and review id (graphile-worker's lines too)", () => {
     const all = [...lines(serve), ...lines(worker)];
-    const [{ job_id: jobId }] = all.filter((l) => l.review_id === reviewId && l.job_id !== undefined) as Array<{ job_id: string }>;
+    const jobId = all.find((l) => l.review_id === reviewId && l.job_id !== undefined)?.job_id;
     expect(jobId).toBeDefined();
     const jobLines = all.filter((l) => l.job_id === jobId);
     expect(jobLines.some((l) => l.component === 'graphile-worker' && /Completed task/.test(String(l.msg)))).toBe(true);

@@ -125,12 +125,17 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
   const started = new Map<string, number>();
   /** Jobs whose run ended here, by when: their lock should be gone within moments. */
   const endedAt = new Map<string, number>();
+  /** Reviews whose job runs in this process now (job id → review id). */
+  const runningReviews = new Map<string, string>();
   events.on('job:start', ({ job }) => {
     started.set(job.id, performance.now());
     endedAt.delete(job.id);
+    const reviewId = (job.payload as { review_id?: unknown } | null)?.review_id;
+    if (typeof reviewId === 'string') runningReviews.set(job.id, reviewId);
   });
   events.on('job:complete', ({ job }) => {
     endedAt.set(job.id, Date.now());
+    runningReviews.delete(job.id);
     jobLogBindings.delete(job.id);
   });
   const ended = (task: string, id: string, outcome: string) => {
@@ -220,7 +225,8 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
   }, reconcileMs);
   reconcile.unref();
 
-  const specs = [...buildSingletons(deps, { ownerPool: pool, workerId, onSweep: opts.onSweep }), ...(opts.extraSingletons ?? [])];
+  const runsReview = (reviewId: string) => [...runningReviews.values()].includes(reviewId);
+  const specs = [...buildSingletons(deps, { ownerPool: pool, workerId, onSweep: opts.onSweep, runsReview }), ...(opts.extraSingletons ?? [])];
   const connection: pg.ClientConfig = { ...(runtime.appPool as unknown as { options: pg.ClientConfig }).options };
   const singletons: SingletonHandle[] = specs.map((spec) =>
     runSingleton(spec, {

@@ -14,6 +14,8 @@ export interface SingletonListContext {
   /** This process's worker id: its own heartbeat and leases are never swept. */
   workerId: string;
   onSweep?: ((r: SweepResult) => void) | undefined;
+  /** Whether a review runs in this process now (its lease is in use even if its beat lapsed). */
+  runsReview: (reviewId: string) => boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export function buildSingletons(deps: CoreDeps, c: SingletonListContext): Single
         Math.max(cfg.sweepIntervalMs, 5_000),
         async (ctx) => {
           if (await recentlyRestarted()) return;
-          await sweepWorktreesOnce(deps, { lapseMs: cfg.lapseMs, selfOwner: c.workerId, logger: ctx.logger });
+          await sweepWorktreesOnce(deps, { lapseMs: cfg.lapseMs, selfOwner: c.workerId, selfInUse: c.runsReview, logger: ctx.logger });
         },
         { firstDelayMs: quiet },
       ),

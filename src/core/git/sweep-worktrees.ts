@@ -38,8 +38,10 @@ export interface SweepWorktreesOptions {
   lapseMs: number;
   ttlMs?: number;
   orphanGraceMs?: number;
-  /** The sweeping process's lease owner id: its own lapsed leases are in use (it is alive), never reclaimed. */
+  /** The sweeping process's lease owner id: its own lapsed leases are in use (it is alive), never reclaimed… */
   selfOwner?: string | undefined;
+  /** …unless this says the lease's review no longer runs in the sweeping process (a leftover of a finished attempt). */
+  selfInUse?: ((reviewId: string) => boolean) | undefined;
 }
 
 export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'logger' | 'clock'>, o: SweepWorktreesOptions): Promise<SweepWorktreesReport> {
@@ -59,7 +61,7 @@ export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'log
   };
 
   for (const s of await listStaleWorktrees(deps.db, window)) {
-    if (s.reason === 'lapsed' && o.selfOwner !== undefined && s.owner === o.selfOwner) continue;
+    if (s.reason === 'lapsed' && o.selfOwner !== undefined && s.owner === o.selfOwner && (o.selfInUse?.(s.reviewId) ?? true)) continue;
     const claimed = await withTenant(deps.db, s.orgId, (tx) => claimStaleLease(tx, s.leaseId, window));
     if (!claimed) continue;
     // Lease gone: the directory is now fair game for another sweeper's orphan pass, so take it by

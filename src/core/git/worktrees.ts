@@ -52,11 +52,21 @@ export async function createWorktree(i: CreateWorktreeInput, retry: RetryOptions
         },
       );
   await fs.mkdir(path.dirname(loc.path), { recursive: true });
+  // The path carries the review id and the caller holds its lease: a directory already there was
+  // left by an earlier attempt of this review that died mid-cleanup. Remove it (and its branch).
+  if (await exists(loc.path)) await removeWorktree({ dataDir: i.dataDir, mirrorPath: mirror, path: loc.path }, retry);
 
   // Creating a new loose ref locks only that ref, so branches are created concurrently; the
   // zero old value makes it fail (not overwrite) if the branch exists, and idempotent under retry.
+  const createBranch = () => git(['update-ref', '--no-deref', `refs/heads/${loc.branch}`, headSha, '0'.repeat(headSha.length)]);
   try {
-    await git(['update-ref', '--no-deref', `refs/heads/${loc.branch}`, headSha, '0'.repeat(headSha.length)]);
+    await createBranch().catch(async (e: unknown) => {
+      if (!/reference already exists/.test(e instanceof Error ? e.message : '')) throw e;
+      // The branch name carries the review id: it is left over by an earlier attempt of this review
+      // that died between removing its lease and its branch (a SIGKILL mid-cleanup). Reclaim it.
+      await repoLocks.run(mirror, () => dropLeftoverBranch(mirror, loc.branch, i.dataDir, retry));
+      await createBranch();
+    });
   } catch (e) {
     throw new AppError('conflict', `could not create branch ${loc.branch}: ${scrub(e)}`);
   }
@@ -125,6 +135,21 @@ export async function removeWorktree(i: RemoveWorktreeInput, retry: RetryOptions
     });
   }
   return { removed: existed && !(await exists(target)), pruned };
+}
+
+/** Removes whatever worktree still has `branch` checked out (a dead attempt's), then the branch. */
+async function dropLeftoverBranch(mirror: string, branch: string, dataDir: string, retry: RetryOptions): Promise<void> {
+  await pruneWorktrees(mirror, retry);
+  const list = await runGit([`--git-dir=${mirror}`, 'worktree', 'list', '--porcelain']);
+  let current: string | undefined;
+  for (const line of list.stdout.split('\n')) {
+    if (line.startsWith('worktree ')) current = line.slice('worktree '.length);
+    else if (line === `branch refs/heads/${branch}` && current && isInside(worktreesRoot(dataDir), path.resolve(current))) {
+      await retryOnLock(() => runGit([`--git-dir=${mirror}`, 'worktree', 'remove', '--force', '--', current!]), retry).catch(() => fs.rm(current!, { recursive: true, force: true }));
+    }
+  }
+  await pruneWorktrees(mirror, retry);
+  await retryOnLock(() => runGit([`--git-dir=${mirror}`, 'update-ref', '-d', `refs/heads/${branch}`]), retry);
 }
 
 /** `git worktree prune`, returning how many stale entries it dropped. */
