@@ -110,7 +110,7 @@ describe('auth API (open signup)', () => {
       org: { id: o.org_id, name: 'Keyed', slug: o.org_slug, tier: 'free', role: 'owner' },
       orgs: [{ id: o.org_id, name: 'Keyed', slug: o.org_slug, tier: 'free', role: 'owner' }],
       api_key: { id: o.api_key_id, project_ids: null, max_role: null },
-      quota: { tier: 'free', max_projects: 3, max_concurrent_reviews: 2, monthly_budget_usd: 10 },
+      quota: { tier: 'free', max_projects: 3, max_concurrent_reviews: 10, monthly_budget_usd: 10 },
     });
     await t.rt.admin.query(`update orgs set tier = 'pro' where id = $1`, [o.org_id]);
     expect((await t.app.inject({ url: '/v1/auth/me', headers: auth(o.api_key) })).json().quota).toMatchObject({ tier: 'pro', max_projects: 50 });
