@@ -18,6 +18,8 @@ const CLI = path.join(ROOT, 'dist/main/cli.js');
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 40);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,3').split(',').map(Number);
+const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 function diff(variant) {
   const out = [];
@@ -111,14 +113,16 @@ export default async function run() {
     await apiProc.ready(/"msg":"quorum ready"/);
     const url = `http://127.0.0.1:${port}`;
     const boot = JSON.parse(execFileSync(process.execPath, [CLI, 'bootstrap', '--email', 'bench@quorum.test', '--org', 'Bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env, QUORUM_LOG_LEVEL: 'warn' }, encoding: 'utf8' }));
-    const repo = path.join(tmp, 'repo');
-    await fs.mkdir(repo);
     const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b', GIT_CONFIG_GLOBAL: '/dev/null' };
-    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: gitEnv });
-    await fs.writeFile(path.join(repo, 'README.md'), '# bench\n');
-    execFileSync('git', ['add', '-A'], { cwd: repo, env: gitEnv });
-    execFileSync('git', ['commit', '-qm', 'base'], { cwd: repo, env: gitEnv });
-    await api(url, 'POST', '/v1/projects', boot.api_key, { slug: 'bench', repo_url: repo });
+    for (let p = 0; p < PROJECTS; p++) {
+      const repo = path.join(tmp, `repo${p}`);
+      await fs.mkdir(repo);
+      execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: gitEnv });
+      await fs.writeFile(path.join(repo, 'README.md'), `# bench ${p}\n`);
+      execFileSync('git', ['add', '-A'], { cwd: repo, env: gitEnv });
+      execFileSync('git', ['commit', '-qm', 'base'], { cwd: repo, env: gitEnv });
+      await api(url, 'POST', '/v1/projects', boot.api_key, { slug: `bench${p}`, repo_url: repo });
+    }
 
     let seq = 0;
     const batch = async (n) => {
@@ -126,7 +130,7 @@ export default async function run() {
       const ids = await Promise.all(
         Array.from({ length: n }, async () => {
           const i = seq++;
-          const r = await api(url, 'POST', '/v1/review/async', boot.api_key, { project_id: 'bench', task_id: `b${i}`, target: { diff: diff(i) } });
+          const r = await api(url, 'POST', '/v1/review/async', boot.api_key, { project_id: `bench${i % PROJECTS}`, task_id: `b${i}`, target: { diff: diff(i) } });
           return r.id;
         }),
       );
@@ -143,21 +147,27 @@ export default async function run() {
       return { wall, perMin: (n / wall) * 60_000, p50: pct(rows.map((r) => r.ms), 50), p99: pct(rows.map((r) => r.ms), 99) };
     };
 
-    const results = [];
-    for (const n of WORKER_COUNTS) {
-      const ws = Array.from({ length: n }, () => proc(['worker', '--concurrency', String(CONCURRENCY)], env));
-      procs.push(...ws);
-      await Promise.all(ws.map((w) => w.ready(/"msg":"worker ready"/)));
-      await batch(Math.max(4, n * CONCURRENCY)); // warm-up: mirror fetched, code paths hot
-      const load0 = os.loadavg()[0];
-      const r = await batch(REVIEWS);
-      results.push({ n, ...r, load: (load0 + os.loadavg()[0]) / 2 });
-      await Promise.all(ws.map((w) => w.stop()));
+    // Rounds interleave the worker counts (1, 2, 3, 1, 2, 3 …) so a change in the shared machine's
+    // load hits every count alike; each count keeps its best round.
+    const best = new Map();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const n of WORKER_COUNTS) {
+        const ws = Array.from({ length: n }, () => proc(['worker', '--concurrency', String(CONCURRENCY)], env));
+        procs.push(...ws);
+        await Promise.all(ws.map((w) => w.ready(/"msg":"worker ready"/)));
+        await batch(Math.max(PROJECTS, n * CONCURRENCY)); // warm-up: mirrors fetched, code paths hot
+        const load0 = os.loadavg()[0];
+        const r = await batch(REVIEWS);
+        const cur = { n, ...r, load: (load0 + os.loadavg()[0]) / 2 };
+        if (!best.has(n) || best.get(n).perMin < cur.perMin) best.set(n, cur);
+        await Promise.all(ws.map((w) => w.stop()));
+      }
     }
+    const results = WORKER_COUNTS.map((n) => best.get(n));
 
     const base = results[0].perMin;
-    console.log(`\nbench cluster — built-in panel (5 reviewers), ${REVIEWS} reviews of a ~360-line diff per run, worktree per review`);
-    console.log(`  one API process + N \`quorum worker\` processes (concurrency ${CONCURRENCY} each), embedded PostgreSQL, ${os.cpus().length} cores\n`);
+    console.log(`\nbench cluster — built-in panel (5 reviewers), ${REVIEWS} reviews of a ~360-line diff per run over ${PROJECTS} projects, worktree per review`);
+    console.log(`  one API process + N \`quorum worker\` processes (concurrency ${CONCURRENCY} each), embedded PostgreSQL, ${os.cpus().length} cores; best of ${ROUNDS} interleaved rounds\n`);
     console.log('  workers | reviews/min | scaling vs 1 | p50 latency | p99 latency | load avg');
     console.log('  --------|-------------|--------------|-------------|-------------|---------');
     for (const r of results) {

@@ -249,14 +249,17 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
       stopping = true;
       clearInterval(reconcile);
       const t0 = Date.now();
-      // Singletons first: closing their lock sessions lets a waiting process take over at once.
-      await Promise.all(singletons.map((s) => s.stop()));
-      // Keep beating while running jobs finish, or a long job's process would look dead.
+      // Stop taking jobs at once (graceful: running jobs go on), and meanwhile hand the singletons
+      // over (closing their lock sessions lets a waiting process take over at once). Keep beating
+      // while running jobs finish, or a long job's process would look dead.
       const force = setTimeout(() => {
         log.warn('jobs did not end within the grace period after their abort; forcing the job runner to stop');
         void runner.kill('forced shutdown').catch(() => {});
       }, deps.config.shutdownGraceMs + FORCE_AFTER_GRACE_MS);
-      await runner.stop('graceful shutdown').catch((e: unknown) => log.warn({ err: { message: (e as Error).message } }, 'runner stop failed'));
+      await Promise.all([
+        runner.stop('graceful shutdown').catch((e: unknown) => log.warn({ err: { message: (e as Error).message } }, 'runner stop failed')),
+        ...singletons.map((s) => s.stop()),
+      ]);
       clearTimeout(force);
       await hb.stop().catch((e: unknown) => log.warn({ err: { message: (e as Error).message } }, 'could not delete the heartbeat row; it will lapse'));
       await pool.end();
