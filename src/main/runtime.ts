@@ -18,6 +18,7 @@ import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { classifyDbFault } from '../db/availability.js';
 import { collectClusterMetrics } from '../core/jobs/collect-cluster-metrics.js';
+import { filesystemUsedFraction } from '../core/git/disk.js';
 
 export interface Runtime {
   deps: CoreDeps;
@@ -105,6 +106,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       deps.metrics.dbPool.set({ pool: 'app', state: 'waiting' }, appPool.waitingCount);
     });
     deps.metrics.onScrape(() => collectClusterMetrics(deps));
+    deps.metrics.onScrape(async () => deps.metrics.worktreeDiskUsed.set(await filesystemUsedFraction(config.dataDir)));
     return {
       deps,
       adminUrl,

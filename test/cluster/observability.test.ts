@@ -116,6 +116,7 @@ describe('observability: logs, metrics, health (real processes)', () => {
     expect(text).toMatch(/quorum_db_pool_connections\{pool="app",state="total"\} \d+/);
     expect(text).toMatch(/quorum_queue_jobs|# HELP quorum_queue_jobs/);
     expect(text).toMatch(/quorum_worker_heartbeat_age_seconds\{worker="worker-/);
+    expect(text).toMatch(/quorum_worktree_disk_used_ratio 0\.\d+/);
     expect((await fetch(`${workerMetrics}/healthz`)).status).toBe(200);
     expect((await fetch(`${workerMetrics}/other`)).status).toBe(404);
 
