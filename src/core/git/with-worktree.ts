@@ -52,7 +52,8 @@ export async function withWorktree<T>(
   let beating: Promise<void> | undefined;
   let succeeded = false;
   try {
-    const wt = await createWorktree({ dataDir, ...i }, i.retry);
+    // The lease (unique path) was just committed: leftovers of this review's earlier attempts are ours to reclaim.
+    const wt = await createWorktree({ dataDir, ...i, reclaimLeftovers: true }, i.retry);
     timer = setInterval(() => {
       if (beating) return; // never pile up writes behind a slow database
       beating = withTenant(deps.db, i.orgId, (tx) => heartbeatLease(tx, lease.id))

@@ -26,6 +26,12 @@ export interface CreateWorktreeInput {
   reviewId: string;
   mirrorPath: string;
   commitish: string;
+  /**
+   * The caller holds this review's worktree lease (withWorktree), so a directory or branch of the
+   * same review already there is a leftover of an earlier attempt that died mid-cleanup: reclaim it
+   * instead of failing. Without it, a reused review id is a conflict.
+   */
+  reclaimLeftovers?: boolean | undefined;
 }
 
 export interface Worktree {
@@ -52,16 +58,16 @@ export async function createWorktree(i: CreateWorktreeInput, retry: RetryOptions
         },
       );
   await fs.mkdir(path.dirname(loc.path), { recursive: true });
-  // The path carries the review id and the caller holds its lease: a directory already there was
-  // left by an earlier attempt of this review that died mid-cleanup. Remove it (and its branch).
-  if (await exists(loc.path)) await removeWorktree({ dataDir: i.dataDir, mirrorPath: mirror, path: loc.path }, retry);
+  // The path carries the review id: with the lease held, a directory already there was left by an
+  // earlier attempt of this review that died mid-cleanup. Remove it (and its branch).
+  if (i.reclaimLeftovers && (await exists(loc.path))) await removeWorktree({ dataDir: i.dataDir, mirrorPath: mirror, path: loc.path }, retry);
 
   // Creating a new loose ref locks only that ref, so branches are created concurrently; the
   // zero old value makes it fail (not overwrite) if the branch exists, and idempotent under retry.
   const createBranch = () => git(['update-ref', '--no-deref', `refs/heads/${loc.branch}`, headSha, '0'.repeat(headSha.length)]);
   try {
     await createBranch().catch(async (e: unknown) => {
-      if (!/reference already exists/.test(e instanceof Error ? e.message : '')) throw e;
+      if (!i.reclaimLeftovers || !/reference already exists/.test(e instanceof Error ? e.message : '')) throw e;
       // The branch name carries the review id: it is left over by an earlier attempt of this review
       // that died between removing its lease and its branch (a SIGKILL mid-cleanup). Reclaim it.
       await repoLocks.run(mirror, () => dropLeftoverBranch(mirror, loc.branch, i.dataDir, retry));
