@@ -92,7 +92,7 @@ describe('seed test 1: concurrent project reviews (API + 2 workers, real process
     }
     expect(await tmpLeftovers(path.join(c.dataDir, 'reports'))).toEqual([]);
     console.log(`seed 1: six concurrent sync reviews in ${elapsed} ms`);
-  }, 120_000);
+  }, 300_000);
 
   it('100 concurrent reviews with ONE task_id in ONE project → 100 completed, distinct ids, branches and commits, 0 leases left', async () => {
     const repo = await makeRepo({ 'src/app.ts': 'export const app = 1;\n' });
@@ -178,7 +178,7 @@ describe('seed test 1: concurrent project reviews (API + 2 workers, real process
       `seed 1: ${N} concurrent reviews (one task_id, one project, 2 workers): accepted in ${accepted} ms, all completed in ${elapsed} ms ` +
         `→ ${((N / elapsed) * 60_000).toFixed(0)} reviews/min; per review: queued→started p50 ${t.wait_p50} ms, started→completed p50 ${t.run_p50} ms, p99 ${t.run_p99} ms`,
     );
-  }, 150_000);
+  }, 300_000);
 });
 
 /** Temp files of atomic writes that were never renamed (a torn write would leave one). */
