@@ -62,13 +62,18 @@ export async function sweepWorktrees(deps: Pick<CoreDeps, 'db' | 'config' | 'log
 
   for (const s of await listStaleWorktrees(deps.db, window)) {
     if (s.reason === 'lapsed' && o.selfOwner !== undefined && s.owner === o.selfOwner && (o.selfInUse?.(s.reviewId) ?? true)) continue;
-    const claimed = await withTenant(deps.db, s.orgId, (tx) => claimStaleLease(tx, s.leaseId, window));
-    if (!claimed) continue;
-    // Lease gone: the directory is now fair game for another sweeper's orphan pass, so take it by
-    // renaming first. If it is already gone, removal still prunes git's entry and the branch.
-    const moved = `${s.path}${SWEEP_MARK}${randomBytes(4).toString('hex')}`;
-    const path = (await fs.rename(s.path, moved).then(() => true, () => false)) ? moved : s.path;
-    await remove({ orgId: s.orgId, projectId: s.projectId, path, branch: s.branch, reportAs: s.path }, s.reason);
+    // The claim (a DELETE) stays uncommitted until the files and the branch are gone: the next
+    // attempt of the same review uses the same path and branch, and its lease INSERT (unique path)
+    // waits on this delete instead of creating a worktree that this removal would then take away.
+    // A sweeper that dies midway rolls back: the lease is still there for the next sweep.
+    await withTenant(deps.db, s.orgId, async (tx) => {
+      if (!(await claimStaleLease(tx, s.leaseId, window))) return;
+      // Take the directory by renaming it first (another sweeper's orphan pass cannot take it then).
+      // If it is already gone, removal still prunes git's entry and the branch.
+      const moved = `${s.path}${SWEEP_MARK}${randomBytes(4).toString('hex')}`;
+      const path = (await fs.rename(s.path, moved).then(() => true, () => false)) ? moved : s.path;
+      await remove({ orgId: s.orgId, projectId: s.projectId, path, branch: s.branch, reportAs: s.path }, s.reason);
+    });
   }
 
   const graceMs = o.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
