@@ -123,7 +123,7 @@ describe('seed test 1: concurrent project reviews (API + 2 workers, real process
         const rows = await c.q(`select id, status, branch, commit_sha, error from reviews where project_id = $1 and status in ('completed','failed','cancelled')`, [projectId]);
         return rows.length === N ? rows : undefined;
       },
-      110_000,
+      250_000,
     );
     const elapsed = Date.now() - t0;
     const failed = terminal.filter((r) => r.status !== 'completed');
