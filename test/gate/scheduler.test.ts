@@ -26,7 +26,7 @@ function poolDemand(tokens: number): BucketDemand[] {
 function backlog(
   s: PoolScheduler,
   served: Served[],
-  o: { org: string; weight?: number; depth: number; tokens: number; cls?: number; until: number; demands?: (tokens: number) => BucketDemand[] },
+  o: { org: string; weight?: number; depth: number; tokens: number; cls?: number; until: number; demands?: (tokens: number) => BucketDemand[]; latencyMs?: number },
 ): void {
   const submit = () => {
     if (Date.now() >= o.until) return;
@@ -34,8 +34,9 @@ function backlog(
     s.admit({ orgId: o.org, weight: o.weight ?? 1, classRank: o.cls ?? 1, demands: (o.demands ?? poolDemand)(o.tokens), cost: o.tokens }).then(
       () => {
         served.push({ org: o.org, cls: o.cls ?? 1, at: Date.now(), waited: Date.now() - enq, tokens: o.tokens });
-        s.finished(o.org);
-        submit();
+        // A closed-loop client: the next request follows when this call's answer is back.
+        if (o.latencyMs) setTimeout(submit, o.latencyMs);
+        else submit();
       },
       () => undefined,
     );
@@ -114,6 +115,31 @@ describe('PoolScheduler (VTC fairness, priorities, tenant limits)', () => {
     const sleeper = tokensOf(after, 'sleeper');
     // Equal shares from the moment both wait — not a minute of catch-up for the sleeper.
     expect(Math.abs(busy - sleeper)).toBeLessThanOrEqual(2 * 500);
+  });
+
+  it('an org held back by its own concurrency banks no credit: the opening burst is not repaid by starving the busiest org', async () => {
+    // Calls take 200 ms; a full bucket at start serves whoever has the most calls outstanding
+    // (heavy: 24, light: 6). Light was never waiting then, so afterwards both get equal shares at
+    // once — not a minute of nothing for heavy while light "catches up".
+    const itpm = 300_000;
+    const demands = (tokens: number): BucketDemand[] => [{ key: 'pool:burst:itpm', capacityPerMin: itpm, amount: tokens, tenant: false }];
+    const store = new MemoryBucketStore(() => Date.now());
+    const s = new PoolScheduler({ store, agingMs: 60_000, now: () => Date.now() });
+    const served: Served[] = [];
+    const until = 60_000;
+    backlog(s, served, { org: 'heavy', depth: 24, tokens: 1500, until, demands, latencyMs: 200 });
+    backlog(s, served, { org: 'light', depth: 6, tokens: 1500, until, demands, latencyMs: 200 });
+    for (let t = 0; t < until; t += 50) await vi.advanceTimersByTimeAsync(50);
+    const burst = served.filter((x) => x.at < 2_000);
+    expect(tokensOf(burst, 'heavy')).toBeGreaterThan(2 * tokensOf(burst, 'light'));
+    for (const [from, to] of [
+      [5_000, 15_000],
+      [15_000, 60_000],
+    ] as const) {
+      const window = served.filter((x) => x.at >= from && x.at < to);
+      expect(jain([tokensOf(window, 'heavy'), tokensOf(window, 'light')])).toBeGreaterThanOrEqual(0.99);
+    }
+    s.kick();
   });
 
   it('inside an org admin calls go first, and no viewer call waits longer than the aging bound', async () => {

@@ -33,8 +33,6 @@ export interface BucketStore {
   learn(key: string, capacityPerMin: number, input: LearnInput): Promise<void>;
   /** Whether other processes share these buckets (then waiting re-checks periodically). */
   readonly shared: boolean;
-  /** Whether settlements go to the database with the ledger (quorum.gate_settle) instead of adjust(). */
-  readonly settlesInDatabase: boolean;
 }
 
 /** Effective capacity: the configured one, lowered by a learned limit; unconfigured follows the learned one. */
@@ -56,7 +54,6 @@ interface MemoryBucket {
  */
 export class MemoryBucketStore implements BucketStore {
   readonly shared = false;
-  readonly settlesInDatabase = false;
   private readonly buckets = new Map<string, MemoryBucket>();
 
   constructor(

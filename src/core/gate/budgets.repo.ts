@@ -96,8 +96,9 @@ export interface BudgetCrossing {
 
 /**
  * Records one call (quorum.gate_settle, one round trip): the ledger row, its cost moved from the
- * reservation it ran under to the month's spend of the org, project and user, and the buckets'
- * unused reservation given back. Returns the budgets that crossed 90 % with this call.
+ * reservation it ran under to the month's spend of the org, project and user. Returns the budgets
+ * that crossed 90 % with this call. (The buckets' unused reservation is given back separately,
+ * before this: see PgBucketStore — quorum.gate_settle's bucket arguments stay empty.)
  */
 export async function settleCall(
   tx: Transaction<Database>,
@@ -106,7 +107,6 @@ export async function settleCall(
     month: string;
     reservationId: string | undefined;
     subjects: BudgetSubject[];
-    buckets: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>;
   },
 ): Promise<BudgetCrossing[]> {
   const e = v.entry;
@@ -118,7 +118,7 @@ export async function settleCall(
       ${e.attempts}::int, ${e.outcome}, ${e.errorCode}, ${v.month}::date,
       ${v.subjects.map((s) => s.scope)}::text[], ${v.subjects.map((s) => s.subjectId)}::uuid[],
       ${v.subjects.map((s) => (s.limitUsd === undefined ? null : s.limitUsd))}::numeric[],
-      ${v.buckets.map((b) => b.key)}::text[], ${v.buckets.map((b) => b.capacityPerMin)}::float8[], ${v.buckets.map((b) => b.delta)}::float8[])`.execute(tx);
+      '{}'::text[], '{}'::float8[], '{}'::float8[])`.execute(tx);
   return rows.map((r) => ({
     subject: v.subjects.find((s) => s.scope === r.scope && s.subjectId === r.subject_id) ?? { scope: r.scope, subjectId: r.subject_id, limitUsd: Number(r.limit_usd) },
     spentUsd: Number(r.spent_usd),

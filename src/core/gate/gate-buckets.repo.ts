@@ -6,10 +6,19 @@ import type { AcquireResult, BucketDemand, BucketStore, LearnInput } from './buc
  * Buckets shared by every process through PostgreSQL (migration 0007): one row per bucket, refilled
  * lazily by the database's clock, taken and settled atomically under row locks. Several worker
  * processes therefore draw on the SAME upstream limits rather than on per-process slices.
+ *
+ * Bucket rows are soft state, so each statement here commits asynchronously
+ * (`synchronous_commit = off` for its own one-statement transaction only): the commit does not wait
+ * for the WAL flush, which is most of an acquire's cost (p50 ≈ 1.3 ms → 0.4 ms on the embedded
+ * server). The consistency is unchanged — the row locks still serialize every taker; only a crash of
+ * the PostgreSQL server itself could forget the last fraction of a second of takes, and the gate
+ * then relearns the provider's state from its headers. Money is not soft state: the usage ledger and
+ * budgets (quorum.gate_settle, budget reservations) keep synchronous commits.
  */
+const ASYNC_COMMIT = sql`set_config('synchronous_commit', 'off', true)`;
+
 export class PgBucketStore implements BucketStore {
   readonly shared = true;
-  readonly settlesInDatabase = true;
 
   /** See quorum.gate_acquire: pool buckets keep this much refill in hand (dispatch latency). */
   constructor(
@@ -20,9 +29,9 @@ export class PgBucketStore implements BucketStore {
   async acquire(items: readonly BucketDemand[]): Promise<AcquireResult> {
     if (items.length === 0) return { ok: true };
     const { rows } = await sql<{ ok: boolean; wait_ms: number; blocked_key: string | null; blocked_tenant: boolean }>`
-      select * from quorum.gate_acquire(
+      select r.*, ${ASYNC_COMMIT} from quorum.gate_acquire(
         ${items.map((i) => i.key)}::text[], ${items.map((i) => i.capacityPerMin)}::float8[],
-        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[], ${this.headroomMs}::float8)`.execute(this.db);
+        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[], ${this.headroomMs}::float8) r`.execute(this.db);
     const r = rows[0];
     if (!r || r.ok) return { ok: true };
     return { ok: false, waitMs: Number(r.wait_ms), blockedKey: r.blocked_key ?? '', tenant: r.blocked_tenant };
@@ -31,11 +40,11 @@ export class PgBucketStore implements BucketStore {
   async adjust(items: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>): Promise<void> {
     const live = items.filter((i) => i.delta !== 0);
     if (live.length === 0) return;
-    await sql`select quorum.gate_adjust(${live.map((i) => i.key)}::text[], ${live.map((i) => i.capacityPerMin)}::float8[], ${live.map((i) => i.delta)}::float8[])`.execute(this.db);
+    await sql`select quorum.gate_adjust(${live.map((i) => i.key)}::text[], ${live.map((i) => i.capacityPerMin)}::float8[], ${live.map((i) => i.delta)}::float8[]), ${ASYNC_COMMIT}`.execute(this.db);
   }
 
   async learn(key: string, capacityPerMin: number, input: LearnInput): Promise<void> {
     const pause = input.pauseUntilMs === undefined ? null : new Date(input.pauseUntilMs);
-    await sql`select quorum.gate_learn(${key}, ${capacityPerMin}::float8, ${input.limit ?? null}::float8, ${input.remaining ?? null}::float8, ${pause}::timestamptz)`.execute(this.db);
+    await sql`select quorum.gate_learn(${key}, ${capacityPerMin}::float8, ${input.limit ?? null}::float8, ${input.remaining ?? null}::float8, ${pause}::timestamptz), ${ASYNC_COMMIT}`.execute(this.db);
   }
 }

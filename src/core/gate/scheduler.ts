@@ -8,10 +8,11 @@ import { abortError } from './gate.js';
  * Between orgs: weighted virtual token counters (VTC; Sheng et al., "Fairness in Serving Large
  * Language Models", OSDI '24). Each org's counter grows by the service it receives (input tokens +
  * 2 × output tokens) divided by its weight; the waiting org with the lowest counter is served next.
- * An org that becomes backlogged again after being idle (nothing waiting and nothing in flight)
- * has its counter lifted to the lowest counter among the backlogged orgs (or to the last one
- * served), so idle time banks no credit — while an org whose calls are merely all in flight keeps
- * its place.
+ * An org whose queue was empty has its counter lifted, when a request arrives, to the lowest
+ * counter among the backlogged orgs (or to the last one served), so time spent not waiting banks no
+ * credit — also time when all of its calls were in flight: an org held back by its own concurrency
+ * is not backlogged (the paper's rule; keeping credit there let a burst at start, when a full bucket
+ * served everyone, be "repaid" by starving the busiest org for a minute afterwards).
  *
  * Inside an org: requests that had to give their slot back (a 429) first, then requests that have
  * waited longer than the aging bound (oldest first), then by class (role and priority) and age.
@@ -57,8 +58,6 @@ interface Pending extends Admission {
 interface OrgState {
   counter: number;
   queue: Pending[];
-  /** Admitted and not yet finished: an org with calls in flight is not idle. */
-  inFlight: number;
 }
 
 export interface SchedulerOptions {
@@ -97,11 +96,11 @@ export class PoolScheduler {
       const p: Pending = { ...a, seq: ++this.seq, enqueuedAt: this.now(), blockedUntil: 0, done: false, resolve, reject };
       let org = this.orgs.get(a.orgId);
       if (!org) {
-        org = { counter: 0, queue: [], inFlight: 0 };
+        org = { counter: 0, queue: [] };
         this.orgs.set(a.orgId, org);
       }
-      // Returning from idle (nothing waiting, nothing in flight): no banked credit.
-      if (org.queue.length === 0 && org.inFlight === 0) this.lift(a.orgId, org);
+      // Becoming backlogged: no banked credit.
+      if (org.queue.length === 0) this.lift(a.orgId, org);
       org.queue.push(p);
       a.signal?.addEventListener(
         'abort',
@@ -114,12 +113,6 @@ export class PoolScheduler {
       );
       this.kick();
     });
-  }
-
-  /** An admitted call finished (however it ended): the org may now become idle. */
-  finished(orgId: string): void {
-    const org = this.orgs.get(orgId);
-    if (org && org.inFlight > 0) org.inFlight--;
   }
 
   /** VTC correction after a call settles (real usage vs the estimate), or a refund when it gave its slot back. */
@@ -213,7 +206,6 @@ export class PoolScheduler {
               break outer;
             }
             this.remove(p);
-            org.inFlight++;
             org.counter += p.cost / p.weight;
             this.lastServedCounter = org.counter;
             p.resolve({ waitedMs: this.now() - p.enqueuedAt });

@@ -219,7 +219,6 @@ export class SchedulingGate implements Gate {
             await this.onFailure(pool, attempt, req.signal);
           }
         } finally {
-          pool.scheduler.finished(req.orgId);
           req.signal?.removeEventListener('abort', onAbort);
         }
       }
@@ -324,14 +323,18 @@ export class SchedulingGate implements Gate {
   }
 
   private async settle(entry: LedgerEntry, month: string, reservationId: string | undefined, subjects: BudgetSubject[], deltas: BucketDelta[]): Promise<void> {
-    const inDb = this.d.store.settlesInDatabase;
-    try {
-      if (!inDb && deltas.length) {
+    if (deltas.length) {
+      // Tokens back first (a short transaction of its own): the next waiter need not wait for the ledger.
+      try {
         await this.d.store.adjust(deltas);
-        this.pool(entry.provider, entry.model).scheduler.kick();
+      } catch (e) {
+        this.d.logger.warn({ err: (e as Error).message }, 'gate could not give unused tokens back');
       }
+      this.pool(entry.provider, entry.model).scheduler.kick();
+    }
+    try {
       await withTenant(this.d.db, entry.orgId, async (tx) => {
-        const crossings = await settleCall(tx, { entry, month, reservationId, subjects, buckets: inDb ? deltas : [] });
+        const crossings = await settleCall(tx, { entry, month, reservationId, subjects });
         for (const c of crossings) {
           const limit = c.subject.limitUsd ?? 0;
           await emitEvent(tx, { orgId: entry.orgId }, {
