@@ -1,6 +1,6 @@
-import type { Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import type { CoreDeps } from '../deps.js';
-import type { Database } from '../../db/schema.js';
+import type { Database, FindingsTable } from '../../db/schema.js';
 import { withTenant } from '../../db/client.js';
 import { emitReviewEvent } from './review-events.js';
 import { BUILTIN_RULES } from '../llm/builtin/index.js';
@@ -13,7 +13,7 @@ import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
 import type { FindingOut } from './review.schemas.js';
-import { findingOut, lockReview, type ReviewRow } from './reviews.repo.js';
+import { findingOut, lockReview, REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
 import type { RunOutcome } from './run-review.js';
 import type { Spans } from './review-timing.js';
 import { summarizeReview } from './summary.js';
@@ -138,7 +138,7 @@ export async function completeReview(
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
   const { findings, knowledgeAdded } = await insertFindingsAndKnowledge(tx, review, summary, similar, project.settings);
   mark('finalize: insert findings + knowledge');
-  const row = await tx
+  const updated = await tx
     .updateTable('reviews')
     .set({
       status: 'completed',
@@ -154,8 +154,10 @@ export async function completeReview(
       branch: change.branch,
     })
     .where('id', '=', review.id)
-    .returningAll()
+    // The reports were just written from memory: not read back (tens of kB per review).
+    .returning(REVIEW_COLUMNS_BUT_REPORTS)
     .executeTakeFirstOrThrow();
+  const row: ReviewRow = { ...updated, report_md: md, report_json: json as unknown as Record<string, unknown> };
   await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
     score: summary.score,
     verdict: summary.verdict,
@@ -174,6 +176,11 @@ function byScoreFileLine(a: FindingOut, b: FindingOut): number {
   return b.score - a.score || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line_start - b.line_start;
 }
 
+/**
+ * Findings and the knowledge entries they make, in ONE statement: the findings travel as one jsonb
+ * parameter (not ~20 bind parameters per row), the knowledge rows are inserted from the findings
+ * just inserted. A retried finalize inserts nothing twice (unique per review, unique per finding).
+ */
 async function insertFindingsAndKnowledge(
   tx: Transaction<Database>,
   review: ReviewRow,
@@ -183,55 +190,50 @@ async function insertFindingsAndKnowledge(
 ): Promise<{ findings: FindingOut[]; knowledgeAdded: number }> {
   const min = typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
   if (summary.findings.length === 0) return { findings: [], knowledgeAdded: 0 };
-  // One multi-row insert; a retried finalize inserts nothing twice (unique per review).
-  const inserted = await tx
-    .insertInto('findings')
-    .values(
-      summary.findings.map((f) => ({
-        org_id: review.org_id,
-        project_id: review.project_id,
-        review_id: review.id,
-        developer_id: review.developer_id,
-        fingerprint: f.fingerprint,
-        file: f.file,
-        line_start: f.lineStart,
-        line_end: f.lineEnd,
-        category: f.category,
-        severity: f.severity,
-        score: f.score,
-        title: f.title,
-        detail: f.detail,
-        suggestion: f.suggestion ?? null,
-        rules: f.rule ? [f.rule] : [],
-        reviewers: f.reviewers,
-        agreement: f.agreement,
-        panel_size: f.panelSize,
-        similar_finding: similar.has(f.fingerprint) ? JSON.stringify(similar.get(f.fingerprint)) : null,
-      })),
+  const items = summary.findings.map((f) => ({
+    fingerprint: f.fingerprint,
+    file: f.file,
+    line_start: f.lineStart,
+    line_end: f.lineEnd,
+    category: f.category,
+    severity: f.severity,
+    score: f.score,
+    title: f.title,
+    detail: f.detail,
+    suggestion: f.suggestion ?? null,
+    rules: f.rule ? [f.rule] : [],
+    reviewers: f.reviewers,
+    agreement: f.agreement,
+    panel_size: f.panelSize,
+    similar_finding: similar.get(f.fingerprint) ?? null,
+    // Set only for findings that become shared knowledge.
+    knowledge_title: f.severity >= min ? normalizeTitle(f.title) : null,
+  }));
+  const { rows } = await sql<Selectable<FindingsTable> & { knowledge_added: string }>`
+    with x as materialized (
+      select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as x(
+        fingerprint text, file text, line_start integer, line_end integer, category text, severity numeric,
+        score numeric, title text, detail text, suggestion text, rules text[], reviewers text[], agreement integer,
+        panel_size integer, similar_finding jsonb, knowledge_title text)
+    ), f as (
+      insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category,
+                            severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size, similar_finding)
+      select ${review.org_id}::uuid, ${review.project_id}::uuid, ${review.id}::uuid, ${review.developer_id}::uuid, fingerprint, file,
+             line_start, line_end, category, severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size,
+             similar_finding
+        from x
+      on conflict (review_id, fingerprint, line_start) do nothing
+      returning *
+    ), k as (
+      insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+      select f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
+        from f join x on x.fingerprint = f.fingerprint and x.line_start = f.line_start
+       where x.knowledge_title is not null
+      on conflict (finding_id) do nothing
+      returning 1
     )
-    .onConflict((oc) => oc.columns(['review_id', 'fingerprint', 'line_start']).doNothing())
-    .returningAll()
-    .execute();
-  const idOf = new Map(inserted.map((r) => [`${r.fingerprint}:${r.line_start}`, r.id]));
-  const keep = summary.findings
-    .filter((f) => f.severity >= min && idOf.has(`${f.fingerprint}:${f.lineStart}`))
-    .map((f) => ({
-      org_id: review.org_id,
-      project_id: review.project_id,
-      review_id: review.id,
-      finding_id: idOf.get(`${f.fingerprint}:${f.lineStart}`)!,
-      developer_id: review.developer_id,
-      category: f.category,
-      normalized_title: normalizeTitle(f.title),
-      title: f.title,
-      file: f.file,
-      severity: f.severity,
-      detail: f.detail,
-    }));
-  const added = keep.length
-    ? await tx.insertInto('knowledge').values(keep).onConflict((oc) => oc.column('finding_id').doNothing()).returning('id').execute()
-    : [];
-  return { findings: inserted.map(findingOut).sort(byScoreFileLine), knowledgeAdded: added.length };
+    select f.*, (select count(*) from k) as knowledge_added from f`.execute(tx);
+  return { findings: rows.map(findingOut).sort(byScoreFileLine), knowledgeAdded: Number(rows[0]?.knowledge_added ?? 0) };
 }
 
 /** Every changed file is covered unless a reviewer reports it clipped (context budget). */

@@ -23,6 +23,12 @@ export async function markWaitingForSlot(tx: Transaction<Database>, reviewId: st
   await tx.updateTable('reviews').set({ slot_retry_at: at }).where('id', '=', reviewId).execute();
 }
 
+/** Whether any review of the org (RLS) waits for a slot. */
+export async function anyWaitingReview(tx: Transaction<Database>): Promise<boolean> {
+  const r = await tx.selectFrom('reviews').select('id').where('status', '=', 'queued').where('slot_retry_at', 'is not', null).limit(1).executeTakeFirst();
+  return r !== undefined;
+}
+
 /**
  * The oldest reviews waiting for a slot whose retry is more than a second away — their job is not
  * due, so no worker can be holding it and it can be moved in place — locked and taken off the

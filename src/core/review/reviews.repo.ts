@@ -24,6 +24,16 @@ export async function findReview(tx: Transaction<Database>, id: string): Promise
   return tx.selectFrom('reviews').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Every column of a review but its two reports (the large ones). */
+export const REVIEW_COLUMNS_BUT_REPORTS = [
+  'id', 'org_id', 'project_id', 'task_id', 'developer_id', 'api_key_id', 'status', 'priority', 'target', 'panel', 'base_sha', 'head_sha',
+  'commit_sha', 'branch', 'score', 'verdict', 'coverage', 'error', 'attempts', 'correlation_id', 'cancel_requested', 'created_at',
+  'started_at', 'completed_at', 'slot_retry_at',
+] as const satisfies ReadonlyArray<Exclude<keyof ReviewsTable, 'report_md' | 'report_json'>>;
+/** Fails to compile when a column is added to reviews and not to the list above. */
+export type ReviewColumnsButReportsComplete = NoneLeft<Exclude<keyof ReviewsTable, 'report_md' | 'report_json' | (typeof REVIEW_COLUMNS_BUT_REPORTS)[number]>>;
+type NoneLeft<T extends never> = T;
+
 export async function lockReview(tx: Transaction<Database>, id: string): Promise<ReviewRow | undefined> {
   return tx.selectFrom('reviews').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

@@ -5,7 +5,7 @@ import { emitReviewEvent } from './review-events.js';
 import { findProject, type Project } from '../tenancy/projects.repo.js';
 import { tierLimits } from '../tenancy/tiers.js';
 import { enqueueJob } from '../jobs/enqueue.js';
-import { markWaitingForSlot, runningReviewsExcept, takeWaitingReviews } from './review-slots.repo.js';
+import { anyWaitingReview, markWaitingForSlot, runningReviewsExcept, takeWaitingReviews } from './review-slots.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { finalizeReview } from './finalize-review.js';
 import { reviewerKey } from './panel.js';
@@ -159,6 +159,9 @@ const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
  */
 export async function promoteWaitingReviews(deps: CoreDeps, orgId: string): Promise<void> {
   await withTenant(deps.db, orgId, async (tx) => {
+    // Nobody waiting (the common case): no need for the org's slot lock. One marked waiting just
+    // after this look is not lost: its job retries at its slot_retry_at.
+    if (!(await anyWaitingReview(tx))) return;
     const { running, tier } = await runningReviewsExcept(tx, orgId, '00000000-0000-0000-0000-000000000000');
     const waiting = await takeWaitingReviews(tx, Math.min(8, tierLimits(deps.config.tierLimits, tier).max_concurrent_reviews - running));
     for (const r of waiting) {
