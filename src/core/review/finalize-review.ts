@@ -157,7 +157,7 @@ export async function completeReview(
     // The reports were just written from memory: not read back (tens of kB per review).
     .returning(REVIEW_COLUMNS_BUT_REPORTS)
     .executeTakeFirstOrThrow();
-  const row: ReviewRow = { ...updated, report_md: md, report_json: json as unknown as Record<string, unknown> };
+  const row: ReviewRow = { ...updated, report_md: md, report_json: json };
   await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
     score: summary.score,
     verdict: summary.verdict,
