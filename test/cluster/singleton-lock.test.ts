@@ -85,6 +85,16 @@ describe('runSingleton: a session advisory lock, one holder at a time', () => {
     expect((await listSingletonSessions(rt.deps.db)).filter((s) => s.name === name)).toEqual([]);
   });
 
+  it('stop() right after start — while the lock session is still connecting — returns and leaves no session', async () => {
+    // pg never settles connect() when end() comes while it connects: stop() used to wait forever.
+    for (let i = 0; i < 5; i++) {
+      const h = runSingleton({ name: 'test-singleton-quick', run: periodic(50, async () => {}) }, { connection: connection(), logger: log, pingMs: 100 });
+      await within(h.stop(), 10_000, 'stop() of a singleton still connecting');
+      expect(h.status().state).toBe('stopped');
+    }
+    await until(async () => (await listSingletonSessions(rt.deps.db)).every((s) => s.name !== 'test-singleton-quick'), 5_000, 'no session left');
+  });
+
   it('a body that throws releases the lock; an invalid name is refused', async () => {
     expect(() => runSingleton({ name: 'Has Spaces', run: async () => {} }, { connection: connection(), logger: log, pingMs: 100 })).toThrow(/invalid singleton name/);
     let runs = 0;

@@ -144,7 +144,11 @@ export function runSingleton(spec: SingletonSpec, o: SingletonOptions): Singleto
     const onStop = () => void c.end().catch(() => {});
     stopper.signal.addEventListener('abort', onStop, { once: true });
     try {
-      await c.connect();
+      // Raced with the session's end: pg never settles connect() when end() is called while it
+      // connects (stop() right after start), and the stop would wait forever.
+      const connecting = c.connect();
+      connecting.catch(() => {});
+      await Promise.race([connecting, lostP.then((e) => Promise.reject(e))]);
       await prepareLockSession(c, { lockWaitMs });
       setState('waiting');
       while (!(await waitForSingletonLock(c, name))) {
