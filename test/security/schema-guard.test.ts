@@ -12,7 +12,7 @@ import { addOrgMember, createKeyVia, createProjectVia, setMemberVia } from '../h
 // Tables that hold no tenant data and were reviewed as such. Every other table must have RLS.
 // gate_buckets: token counts of upstream pools and tenant limits, keyed by ids only (no names,
 // no text, no content); every process must see every bucket to share the provider's limits.
-const REVIEWED_SYSTEM_TABLES = ['quorum_migrations', 'worker_heartbeats', 'gate_buckets'];
+const REVIEWED_SYSTEM_TABLES = ['quorum_migrations', 'worker_heartbeats', 'gate_buckets', 'gate_fairness'];
 const SCHEMAS = ['public', 'quorum'];
 
 interface TableInfo {

@@ -14,7 +14,28 @@ export interface BucketDemand {
   tenant: boolean;
 }
 
-export type AcquireResult = { ok: true } | { ok: false; waitMs: number; blockedKey: string; tenant: boolean };
+/**
+ * Fairness across processes (shared stores only, see migration 0008): the org's weighted service so
+ * far is compared with every other org waiting in any process before the pool admits the call.
+ */
+export interface FairnessClaim {
+  /** The upstream pool (`provider:model class`). */
+  pool: string;
+  orgId: string;
+  /** Orgs with calls waiting in this process for the pool: they count as backlogged. */
+  waiting: readonly string[];
+  /** Weighted service this call adds to its org's counter when admitted. */
+  service: number;
+  /** How far ahead of the lowest waiting org this org may be and still be admitted. */
+  slack: number;
+  /** How long a report of waiting orgs holds (the scheduler reports at least this often while they wait). */
+  backlogMs: number;
+}
+
+export type AcquireResult =
+  | { ok: true }
+  /** `fair`: the buckets could admit it, but its org is ahead of another org waiting elsewhere. */
+  | { ok: false; waitMs: number; blockedKey: string; tenant: boolean; fair?: boolean };
 
 export interface LearnInput {
   /** The provider's real limit from its headers. */
@@ -26,8 +47,8 @@ export interface LearnInput {
 }
 
 export interface BucketStore {
-  /** All-or-nothing: takes every amount if every bucket can give it now. */
-  acquire(items: readonly BucketDemand[]): Promise<AcquireResult>;
+  /** All-or-nothing: takes every amount if every bucket can give it now (and, when claimed, fairness allows). */
+  acquire(items: readonly BucketDemand[], fairness?: FairnessClaim): Promise<AcquireResult>;
   /** Positive deltas give tokens back, negative ones charge more (the bucket may go below zero). */
   adjust(items: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>): Promise<void>;
   learn(key: string, capacityPerMin: number, input: LearnInput): Promise<void>;

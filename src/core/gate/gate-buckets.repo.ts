@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
-import type { AcquireResult, BucketDemand, BucketStore, LearnInput } from './buckets.js';
+import type { AcquireResult, BucketDemand, BucketStore, FairnessClaim, LearnInput } from './buckets.js';
 
 /**
  * Buckets shared by every process through PostgreSQL (migration 0007): one row per bucket, refilled
@@ -26,15 +26,19 @@ export class PgBucketStore implements BucketStore {
     private readonly headroomMs = 2_000,
   ) {}
 
-  async acquire(items: readonly BucketDemand[]): Promise<AcquireResult> {
+  async acquire(items: readonly BucketDemand[], fairness?: FairnessClaim): Promise<AcquireResult> {
     if (items.length === 0) return { ok: true };
-    const { rows } = await sql<{ ok: boolean; wait_ms: number; blocked_key: string | null; blocked_tenant: boolean }>`
+    // Fairness only where the pool is involved (a call limited by tenant buckets alone takes nothing shared).
+    const fair = fairness && items.some((i) => !i.tenant) ? fairness : undefined;
+    const { rows } = await sql<{ ok: boolean; wait_ms: number; blocked_key: string | null; blocked_tenant: boolean; blocked_fair: boolean }>`
       select r.*, ${ASYNC_COMMIT} from quorum.gate_acquire(
         ${items.map((i) => i.key)}::text[], ${items.map((i) => i.capacityPerMin)}::float8[],
-        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[], ${this.headroomMs}::float8) r`.execute(this.db);
+        ${items.map((i) => i.amount)}::float8[], ${items.map((i) => i.tenant)}::boolean[], ${this.headroomMs}::float8,
+        ${fair?.pool ?? null}::text, ${fair?.orgId ?? null}::uuid, ${fair ? [...fair.waiting] : []}::uuid[],
+        ${fair?.service ?? 0}::float8, ${fair?.slack ?? 0}::float8, ${fair?.backlogMs ?? 0}::float8) r`.execute(this.db);
     const r = rows[0];
     if (!r || r.ok) return { ok: true };
-    return { ok: false, waitMs: Number(r.wait_ms), blockedKey: r.blocked_key ?? '', tenant: r.blocked_tenant };
+    return { ok: false, waitMs: Number(r.wait_ms), blockedKey: r.blocked_key ?? '', tenant: r.blocked_tenant, fair: r.blocked_fair };
   }
 
   async adjust(items: ReadonlyArray<{ key: string; capacityPerMin: number; delta: number }>): Promise<void> {

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import type { BucketDemand, BucketStore } from './buckets.js';
+import type { BucketDemand, BucketStore, FairnessClaim } from './buckets.js';
 import { abortError } from './gate.js';
 
 /**
@@ -22,6 +22,10 @@ import { abortError } from './gate.js';
  * on: the next one is considered, so one tenant's limit never idles the pool. A request the POOL
  * cannot fit yet stops the round (the head keeps its turn: letting smaller ones pass would starve
  * larger ones). The loop never sleeps while a request is admissible.
+ *
+ * Several processes: each orders its own queue as above, and with a shared store and a
+ * `fairnessPool` every admission also passes the shared counters (quorum.gate_acquire, 0008): an
+ * org ahead of an org waiting in another process is skipped for now, like a tenant over its limit.
  */
 
 export interface Admission {
@@ -67,6 +71,11 @@ export interface SchedulerOptions {
   agingMs: number;
   /** Longest sleep while blocked on a shared pool (other processes may give tokens back meanwhile). */
   pollMs?: number;
+  /**
+   * The pool's name for fairness across processes (shared stores): every pool admission is then
+   * also checked against the counters of orgs waiting in other processes (migration 0008).
+   */
+  fairnessPool?: string;
   onError?: (e: unknown) => void;
 }
 
@@ -182,7 +191,8 @@ export class PoolScheduler {
       let dispatched = false;
       let poolWaitMs: number | undefined;
       let nextTenantRetry = Number.POSITIVE_INFINITY;
-      outer: for (const [, org] of orgs) {
+      const waitingOrgs = orgs.map(([id]) => id);
+      outer: for (const [orgId, org] of orgs) {
         for (const p of this.ordered(org, now)) {
           if (p.done) continue;
           if (p.blockedUntil > now) {
@@ -191,7 +201,7 @@ export class PoolScheduler {
           }
           let res;
           try {
-            res = await this.store.acquire(p.demands);
+            res = await this.store.acquire(p.demands, this.fairness(orgId, p, waitingOrgs));
           } catch (e) {
             // The store is unreachable (database restarting): back off and try again.
             this.opts.onError?.(e);
@@ -211,6 +221,11 @@ export class PoolScheduler {
             p.resolve({ waitedMs: this.now() - p.enqueuedAt });
             dispatched = true;
             break outer;
+          }
+          if (res.fair) {
+            // Its org is ahead of an org waiting in another process: that one goes first.
+            nextTenantRetry = Math.min(nextTenantRetry, now + Math.min(res.waitMs, this.pollMs));
+            continue outer;
           }
           if (res.tenant) {
             if (p.noWait) {
@@ -235,6 +250,19 @@ export class PoolScheduler {
       if (this.waiting() === 0) return;
       await this.sleep(sleepMs);
     }
+  }
+
+  private fairness(orgId: string, p: Pending, waiting: string[]): FairnessClaim | undefined {
+    if (!this.opts.fairnessPool || !this.store.shared) return undefined;
+    const service = p.cost / p.weight;
+    return {
+      pool: this.opts.fairnessPool,
+      orgId,
+      waiting,
+      service,
+      slack: 2 * service,
+      backlogMs: Math.max(1_000, 5 * (Number.isFinite(this.pollMs) ? this.pollMs : 200)),
+    };
   }
 
   private async giveBack(demands: BucketDemand[]): Promise<void> {

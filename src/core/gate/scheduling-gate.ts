@@ -278,6 +278,7 @@ export class SchedulingGate implements Gate {
           store: this.d.store,
           agingMs: this.d.config.agingMs,
           pollMs: this.d.store.shared ? this.d.config.pollMs : Number.POSITIVE_INFINITY,
+          fairnessPool: key,
           onError: (e) => this.d.logger.warn({ err: (e as Error).message, pool: key }, 'gate bucket store unavailable; retrying'),
         }),
         consecutiveFailures: 0,
