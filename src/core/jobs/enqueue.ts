@@ -45,3 +45,13 @@ export async function enqueueJob<N extends TenantJobName>(
   if (!id) throw new Error(`enqueue of ${name} returned no job id`);
   return id;
 }
+
+/**
+ * Takes back a queued job by its key (quorum.remove_job, 0009), in the caller's transaction: gone
+ * if and only if the transaction commits. A job a worker holds right now is left alone. Returns
+ * whether a job was removed.
+ */
+export async function removeJob(tx: Transaction<Database>, jobKey: string): Promise<boolean> {
+  const res = await sql<{ removed: boolean }>`select quorum.remove_job(${jobKey}::text) as removed`.execute(tx);
+  return res.rows[0]?.removed === true;
+}

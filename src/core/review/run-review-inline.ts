@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
-import { enqueueJob } from '../jobs/enqueue.js';
+import { enqueueJob, removeJob } from '../jobs/enqueue.js';
 import { parseUnifiedDiff } from './diff.js';
 import { afterCompletion, completeReview, type Completion, type ReviewerRunRecord } from './finalize-review.js';
 import { reviewerKey } from './panel.js';
@@ -36,8 +36,8 @@ async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<
  * queue hop: built-in reviewers in memory, then one transaction that checkpoints them, merges,
  * and completes the review (report files written before commit, KNOWLEDGE.md re-exported after the
  * answer). Its job stays due `graceMs` later (pushed on while the run lasts):
- * if this process dies, a worker resumes the review then; once the review is complete the job
- * finds it terminal and does nothing. On any trouble (cancellation, an error, a worker that took
+ * if this process dies, a worker resumes the review then; the transaction that completes the
+ * review removes the job. On any trouble (cancellation, an error, a worker that took
  * over) the review is handed to the worker and null is returned: the caller waits for it instead.
  */
 export async function runReviewInline(
@@ -114,7 +114,11 @@ export async function runReviewInline(
           })),
         );
         spans.mark('finalize: checkpoint + reviewer events');
-        return completeReview(deps, tx, { review: locked, project, change, correlationId: row.correlation_id ?? undefined, runs, spans });
+        const completion = await completeReview(deps, tx, { review: locked, project, change, correlationId: row.correlation_id ?? undefined, runs, spans });
+        // The fallback job is not needed any more: taken back with the completion, not run later for nothing.
+        clearInterval(keepalive);
+        await removeJob(tx, runReviewJobOptions(row).jobKey);
+        return completion;
       });
       spans.mark('finalize: commit');
       return out;
