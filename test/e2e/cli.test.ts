@@ -55,13 +55,17 @@ describe('CLI (real process, local mode on DATABASE_URL)', () => {
 
     const diffFile = path.join(dataDir, 'change.diff');
     await fs.writeFile(diffFile, newFileDiff('src/users.ts', SQLI_TS));
-    const review = await cli(['review', '--project', 'web', '--diff', diffFile, '--task', 'cli-1', '--format', 'json', '--fail-on', 'request_changes'], withKey);
+    // The issue's form: `quorum review --project P --diff FILE --format json --wait` (waiting is the default).
+    const review = await cli(['review', '--project', 'web', '--diff', diffFile, '--task', 'cli-1', '--format', 'json', '--wait', '--fail-on', 'request_changes'], withKey);
     // A severity-9 SQL injection blocks the change: --fail-on request_changes exits 9.
     expect(review.code, review.stderr).toBe(9);
     const report = JSON.parse(review.stdout) as { schema_version: string; findings: Array<{ rule: string | null }> };
     expect(report.schema_version).toBe('1.0');
     expect(report.findings.some((f) => f.rule === 'injection/sql-concat')).toBe(true);
     expect(review.stderr).toContain('review.completed');
+    const queued = await cli(['review', '--project', 'web', '--diff', diffFile, '--task', 'cli-2', '--no-wait', '--json'], withKey);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(JSON.parse(queued.stdout)).toMatchObject({ status: 'queued', task_id: 'cli-2' });
 
     const doctor = await cli(['doctor', '--json'], env);
     expect(doctor.code, doctor.stderr).toBe(0);

@@ -76,6 +76,7 @@ export function registerReview(program: Command): void {
     .option('--reviewers <list>', 'comma-separated personas, e.g. security,tests')
     .option('--priority <p>', 'low, normal or high', 'normal')
     .option('--format <fmt>', 'report printed at the end: md, json or sarif', 'md')
+    .option('--wait', 'wait for the review, with progress, and print its report (the default)')
     .option('--no-wait', 'queue the review and print its id without waiting')
     .option('--fail-on <verdict>', 'exit 9 when the verdict is this or worse: comment or request_changes')
     .addHelpText(
@@ -88,7 +89,7 @@ Examples:
     )
     .action(
       async (
-        o: { project: string; task: string; base?: string; head?: string; diff?: string; reviewers?: string; priority: string; format: string; wait: boolean; failOn?: string },
+        o: { project: string; task: string; base?: string; head?: string; diff?: string; reviewers?: string; priority: string; format: string; wait?: boolean; failOn?: string },
         cmd: Command,
       ) =>
         withClient(cmd, async (c, g) => {
@@ -104,7 +105,7 @@ Examples:
             ...(o.reviewers && { reviewers: o.reviewers.split(',').map((s) => s.trim()).filter(Boolean) }),
           };
           const started = expectOk(await c.request('POST', '/v1/review/async', body)) as Review;
-          if (!o.wait) {
+          if (o.wait === false) {
             if (g.json) printJson(started);
             else process.stdout.write(`queued review ${started.id}\n`);
             return;
