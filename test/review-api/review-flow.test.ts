@@ -17,6 +17,20 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     await t?.close();
   });
 
+  it("a project follows its repository's default branch when none is given (here trunk), an explicit one wins", async () => {
+    const a = await newOrg(t, 'trunk@flow.test', 'Flow Trunk');
+    const repo = await makeRepo({ 'src/users.ts': SQLI_TS });
+    git(repo, 'branch', '-m', 'main', 'trunk');
+    const p = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'trunky', repo_url: repo } });
+    expect(p.statusCode, p.body).toBe(201);
+    expect(p.json().default_branch).toBe('trunk');
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'trunky', task_id: 'T-trunk' } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'completed', head_sha: git(repo, 'rev-parse', 'trunk') });
+    const explicit = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'pinned', repo_url: repo, default_branch: 'release' } });
+    expect(explicit.json().default_branch).toBe('release');
+  });
+
   it('reviews the last commit of the default branch: finds the SQL injection, writes reports and events', async () => {
     const a = await newOrg(t, 'alice@flow.test', 'Flow A');
     const repo = await makeRepo({ 'src/users.ts': SQLI_TS });

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { GitError, retryOnLock, runGit, scrubPaths } from './git-exec.js';
 import { fetchCoalescer, repoLocks } from './keyed-mutex.js';
 import { mirrorPathFor } from './paths.js';
+import { isValidRef } from './refs.js';
 import { isInside, validateRepoUrl } from './repo-url.js';
 
 /**
@@ -130,4 +131,16 @@ async function setOriginUrl(mirror: string, source: string): Promise<void> {
 export async function mirrorDefaultBranch(mirror: string): Promise<string | undefined> {
   const r = await runGit([`--git-dir=${mirror}`, 'symbolic-ref', '--short', '-q', 'HEAD']).catch(() => undefined);
   return r?.stdout.trim() || undefined;
+}
+
+/**
+ * The branch a repository's HEAD names, asked of the repository itself (`git ls-remote --symref`):
+ * a new project follows its repository's default branch (`master`, `trunk`, …) instead of assuming
+ * `main`. Undefined when the repository cannot be reached in time or does not say (the caller keeps
+ * its default); a short timeout, since a project is being created in a request.
+ */
+export async function remoteDefaultBranch(url: string, timeoutMs = 10_000): Promise<string | undefined> {
+  const r = await runGit(['ls-remote', '--symref', '--', url, 'HEAD'], { timeoutMs, maxOutputBytes: 64 * 1024 }).catch(() => undefined);
+  const branch = r?.stdout.match(/^ref: refs\/heads\/(\S+)\tHEAD$/m)?.[1];
+  return branch && isValidRef(branch) ? branch : undefined;
 }

@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
+import { remoteDefaultBranch } from '../git/mirror.js';
 import { validateRepoUrl } from '../git/repo-url.js';
 import type { RequestContext } from './actor.js';
 import { insertAudit } from './audit.repo.js';
@@ -13,6 +14,8 @@ export async function createProject(deps: CoreDeps, ctx: RequestContext, input: 
   requireUnrestrictedOrgAdmin(ctx.actor);
   // Refuses dangerous transports, embedded credentials and paths inside Quorum's own data.
   if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
+  // Unless told, the project follows its repository's default branch (read before the transaction).
+  const defaultBranch = input.default_branch ?? (input.repo_url ? await remoteDefaultBranch(input.repo_url) : undefined) ?? 'main';
   return withTenant(
     deps.db,
     ctx.actor.orgId,
@@ -26,7 +29,7 @@ export async function createProject(deps: CoreDeps, ctx: RequestContext, input: 
           slug: input.slug,
           name: input.name ?? input.slug,
           repo_url: input.repo_url ?? null,
-          default_branch: input.default_branch ?? 'main',
+          default_branch: defaultBranch,
           settings: JSON.stringify(input.settings ?? {}),
           created_by: ctx.actor.userId,
         })
