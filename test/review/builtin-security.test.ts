@@ -22,6 +22,8 @@ describe('secrets', () => {
     ['secrets/private-key', fake('-----BEGIN RSA ', 'PRIVATE KEY-----')],
     ['secrets/jwt', `auth = "${fake('eyJ', 'hbGciOiJIUzI1NiJ9')}.${fake('eyJ', 'zdWIiOiIxMjM0NTY3ODkwIn0')}.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"`],
     ['secrets/high-entropy-assignment', `const dbPassword = "${'hT9$kQ2!vX7#mP4z'}";`],
+    ['secrets/hardcoded-password', `const dbPassword = "hunter2hunter2";`],
+    ['secrets/hardcoded-password', `conn = connect(user="admin", pwd='letmein1')`],
   ])('%s is found', async (rule, line) => {
     expect(await rules(newFile('src/config.ts', [line]))).toContain(rule);
   });
@@ -45,6 +47,10 @@ describe('secrets', () => {
     `password: z.string().min(12),`,
     `const example = 'AKIAIOSFODNN7EXAMPLE';`,
     `const secretPath = "/var/run/secrets/kubernetes.io/token";`,
+    `const passwordLabel = "Enter your password";`,
+    `<input type="password" name="password" />`,
+    `password: "password",`,
+    `const password = "changeme";`,
   ])('stays quiet on %s', async (line) => {
     expect(await rules(newFile('src/config.ts', [line]))).toEqual([]);
   });

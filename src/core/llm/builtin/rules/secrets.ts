@@ -20,6 +20,13 @@ export const SECRET_RULES = defineRules({
     title: 'High-entropy secret assigned to a credential variable',
     suggestion: ROTATE,
   },
+  hardcodedPassword: {
+    id: 'secrets/hardcoded-password',
+    category: 'security',
+    severity: 7,
+    title: 'Hard-coded password',
+    suggestion: 'Load the password from the environment or a secret store; if it ever reached a shared branch, change it (it is in history).',
+  },
 } satisfies Record<string, RuleMeta>);
 
 interface Pattern {
@@ -52,6 +59,14 @@ const QUOTED_ASSIGNMENT = new RegExp(`${CREDENTIAL_NAME}["'\`]([^"'\`\\s]{12,})[
 /** Unquoted values only in .env / YAML / shell, where they are literals rather than expressions. */
 const BARE_ASSIGNMENT = new RegExp(`^\\s*(?:export\\s+)?${CREDENTIAL_NAME}([^\\s"'\`#]{16,})\\s*$`, 'i');
 
+/**
+ * A password-named variable (db_password, adminPwd, PASSPHRASE) assigned a quoted literal of 6+
+ * characters: guessable passwords are the worst kind, and their low entropy keeps them below the
+ * high-entropy rule.
+ */
+const PASSWORD_ASSIGNMENT = /([A-Za-z0-9_.-]*?(?:pass(?:word|wd|phrase)|pwd))["']?\s*(?::=|=>|=|:)\s*["'`]([^"'`\s]{6,})["'`]/i;
+const PASSWORD_NAME = /(?:pass(?:word|wd|phrase)|pwd)$/i;
+
 /** Values that are obviously placeholders, references or code rather than literals. */
 const PLACEHOLDER = /\$\{|^(?:\$[A-Z_]|<|%|\{\{|process\.env|os\.environ|env\(|getenv|https?:|\.{0,2}\/)|example|changeme|placeholder|your[_-]|dummy|redacted|xxxx|\*\*\*\*|^[a-z]+(?:[._][a-z]+)+$/i;
 
@@ -82,18 +97,24 @@ function detectHighEntropy(file: DiffFile, skipLines: Set<number>): RuleHit[] {
   for (const { line, text } of file.added) {
     if (skipLines.has(line)) continue;
     const m = QUOTED_ASSIGNMENT.exec(text) ?? (bareAllowed ? BARE_ASSIGNMENT.exec(text) : null);
-    if (!m) continue;
-    const value = m[2] ?? '';
-    if (PLACEHOLDER.test(value) || /^(.)\1+$/.test(value)) continue;
+    const found = m ?? PASSWORD_ASSIGNMENT.exec(text);
+    if (!found) continue;
+    const name = found[1] ?? '';
+    const value = found[2] ?? '';
+    if (PLACEHOLDER.test(value) || /^(.)\1+$/.test(value) || value.toLowerCase() === name.toLowerCase()) continue;
     const entropy = shannonEntropy(value);
-    if (entropy < ENTROPY_THRESHOLD) continue;
+    if (entropy < ENTROPY_THRESHOLD) {
+      // Too guessable for the entropy rule, and still a hard-coded password when named as one.
+      if (PASSWORD_NAME.test(name)) hits.push(hit(SECRET_RULES.hardcodedPassword, file.path, line, line, `\`${name}\` is assigned a literal password: \`${redact(value)}\`.`));
+      continue;
+    }
     hits.push(
       hit(
         SECRET_RULES.highEntropy,
         file.path,
         line,
         line,
-        `\`${m[1]}\` is assigned a literal that looks random (${entropy.toFixed(2)} bits/char, threshold ${ENTROPY_THRESHOLD}): \`${redact(value)}\`.`,
+        `\`${name}\` is assigned a literal that looks random (${entropy.toFixed(2)} bits/char, threshold ${ENTROPY_THRESHOLD}): \`${redact(value)}\`.`,
       ),
     );
   }
