@@ -43,7 +43,9 @@ export function registerUsage(program: Command): void {
       withClient(cmd, async (c, g) => {
         const l = expectOk(await c.request('GET', '/v1/limits')) as { month: string; tier: string; org_spent_this_month_usd: number; defaults: Record<string, unknown>; items: Array<Record<string, unknown>> };
         if (g.json) return printJson(l);
-        process.stdout.write(`${l.month} · tier ${l.tier} · org spent ${usd(l.org_spent_this_month_usd)} (default org budget ${usd(l.defaults.org_monthly_budget_usd)})\n`);
+        const orgBudget = l.items.find((r) => r.scope === 'org' && r.monthly_budget_usd != null)?.monthly_budget_usd;
+        const budget = orgBudget != null ? `org budget ${usd(orgBudget)}` : `default org budget ${usd(l.defaults.org_monthly_budget_usd)}`;
+        process.stdout.write(`${l.month} · tier ${l.tier} · org spent ${usd(l.org_spent_this_month_usd)} of its ${budget}\n`);
         output(false, l, l.items.map((r) => ({ ...r, budget: usd(r.monthly_budget_usd), spent: usd(r.spent_this_month_usd) })), ['id', 'scope', 'subject_id', 'budget', 'spent', 'rpm', 'tpm']);
       }),
     );
