@@ -21,6 +21,6 @@ export async function getKnowledgeMarkdown(deps: CoreDeps, actor: Actor, project
   return withTenant(deps.db, actor.orgId, async (tx) => {
     const { project } = await loadProjectFor(tx, actor, projectRef, 'viewer');
     const entries = await listKnowledge(tx, { projectId: project.id, limit: MAX_ENTRIES });
-    return { project_id: project.id, project_slug: project.slug, markdown: renderKnowledgeMd(project.slug, entries) };
+    return { project_id: project.id, project_slug: project.slug, markdown: await renderKnowledgeMd(project.slug, entries) };
   });
 }
