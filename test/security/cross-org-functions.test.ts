@@ -14,6 +14,7 @@ const REVIEWED = [
   'quorum.auth_user_by_email(p_email text)',
   'quorum.auth_user_orgs(p_user_id uuid)',
   'quorum.enqueue_job(p_task text, p_payload jsonb, p_job_key text DEFAULT NULL::text, p_priority integer DEFAULT NULL::integer, p_max_attempts integer DEFAULT NULL::integer, p_run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_queue_name text DEFAULT NULL::text)',
+  'quorum.remove_job(p_job_key text)',
   'quorum.system_has_users()',
   'quorum.system_org_ids()',
   'quorum.system_purge_audit(p_org uuid, p_before timestamp with time zone)',
@@ -208,6 +209,36 @@ describe('named cross-org functions', () => {
       expect(typeof id).toBe('string');
       const job = await owner(`select key, payload from graphile_worker._private_jobs where id = $1`, [id]);
       expect(job).toEqual([{ key: `${a.org_id}:k1`, payload: { org_id: a.org_id } }]);
+    } finally {
+      c.release();
+    }
+  });
+
+  it("remove_job: refuses without a tenant; removes only the current org's job of that key", async () => {
+    const c = await t.rt.appPool.connect();
+    const as = async (org: string | null, sql: string, params: unknown[]) => {
+      await c.query('begin');
+      try {
+        if (org) await c.query(`select set_config('quorum.org_id', $1, true)`, [org]);
+        const r = await c.query(sql, params);
+        await c.query('commit');
+        return r.rows[0] as Record<string, unknown>;
+      } catch (e) {
+        await c.query('rollback');
+        return e as { code: string; message: string };
+      }
+    };
+    try {
+      for (const org of [a.org_id, b.org_id]) {
+        await as(org, `select quorum.enqueue_job('audit_retention', $1::jsonb, 'shared-key', null, null, now() + interval '1 hour') as id`, [JSON.stringify({ org_id: org })]);
+      }
+      expect(await as(null, `select quorum.remove_job('shared-key') as removed`, [])).toMatchObject({ code: '42501', message: expect.stringMatching(/no tenant/) });
+      // b cannot reach a's job through the key (keys are namespaced by the current org).
+      expect(await as(b.org_id, `select quorum.remove_job('shared-key') as removed`, [])).toEqual({ removed: true });
+      expect(await as(b.org_id, `select quorum.remove_job('shared-key') as removed`, [])).toEqual({ removed: false });
+      expect(await owner(`select key from graphile_worker._private_jobs where key like '%:shared-key'`, [])).toEqual([{ key: `${a.org_id}:shared-key` }]);
+      expect(await as(a.org_id, `select quorum.remove_job($1) as removed`, [`../${b.org_id}:shared-key`])).toEqual({ removed: false });
+      expect(await owner(`select key from graphile_worker._private_jobs where key like '%:shared-key'`, [])).toEqual([{ key: `${a.org_id}:shared-key` }]);
     } finally {
       c.release();
     }
