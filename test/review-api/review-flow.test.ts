@@ -124,6 +124,18 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     expect(k1).toContain('found by alice');
     const kApi = (await t.app.inject({ url: '/v1/projects/p2/knowledge?q=sql', headers: auth(a.api_key) })).json();
     expect(kApi.items.some((k: { developer_name: string }) => k.developer_name === 'bob')).toBe(true);
+
+    // Right after bob's review, alice reviews in the same project: when her answer arrives, the
+    // project's KNOWLEDGE.md already holds both findings (no export left running behind the answer).
+    const p2 = (await t.app.inject({ url: '/v1/projects/p2', headers: auth(a.api_key) })).json();
+    const r3 = await t.app.inject({
+      method: 'POST', url: '/v1/review', headers: bearer(alice.access_token),
+      payload: { project_id: 'p2', task_id: 'login-2', target: { diff: newFileDiff('src/login.ts', SQLI_TS.replace('findUser', 'login')) } },
+    });
+    expect(r3.statusCode, r3.body).toBe(200);
+    const k2 = await fs.readFile(knowledgePath(t.rt.config.dataDir, a.org_id, p2.id), 'utf8');
+    expect(k2).toContain('found by bob');
+    expect(k2).toContain('found by alice');
   });
 
   it('RBAC: a viewer gets 403 on POST /v1/review; another org’s review is 404; a bad ref is 422', async () => {

@@ -8,7 +8,7 @@ import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { normalizeTitle } from './fingerprint.js';
 import { findSimilarMany, type SimilarEntry } from './knowledge.repo.js';
-import { exportKnowledgeCoalesced, scheduleKnowledgeExport } from './knowledge-export-queue.js';
+import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
@@ -72,14 +72,13 @@ export async function finalizeReview(
 
 /**
  * After commit: KNOWLEDGE.md follows the database (only when this review changed it, or it is
- * missing). `wait: false` schedules the export behind the caller (throttled per project).
+ * missing), re-exported before the caller goes on — concurrent reviews of a project share exports.
  */
-export async function afterCompletion(deps: CoreDeps, project: Project, done: Completion, opts: { wait: boolean } = { wait: true }): Promise<void> {
+export async function afterCompletion(deps: CoreDeps, project: Project, done: Completion): Promise<void> {
   if (done.outcome !== 'completed') return;
   const missing = async () => fs.access(knowledgePath(deps.config.dataDir, done.row.org_id, project.id)).then(() => false, () => true);
   if (done.knowledgeAdded === 0 && !(await missing())) return;
-  if (opts.wait) await exportKnowledgeCoalesced(deps, done.row.org_id, project);
-  else scheduleKnowledgeExport(deps, done.row.org_id, project);
+  await exportKnowledgeCoalesced(deps, done.row.org_id, project);
 }
 
 /**

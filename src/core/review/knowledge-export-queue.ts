@@ -49,37 +49,3 @@ function advance(perProject: Map<string, ProjectExports>, key: string): void {
   running.catch(() => undefined); // callers of `next` see its error; this chain only keeps order
   perProject.set(key, { running, next: null });
 }
-
-interface Throttle {
-  lastStart: number;
-  timer: NodeJS.Timeout | null;
-}
-
-const throttles = new WeakMap<CoreDeps, Map<string, Throttle>>();
-
-/**
- * Fire-and-forget re-export for a caller that does not wait for the file (the inline review path):
- * at most one export per project per `minIntervalMs`, and always one after the last call, so the
- * file is at most that much behind the database and converges to it. Every export reads and
- * rewrites all of a project's entries; without this, a busy project pays that once per review.
- */
-export function scheduleKnowledgeExport(deps: CoreDeps, orgId: string, project: Pick<Project, 'id' | 'slug'>, minIntervalMs = 1_000): void {
-  let perProject = throttles.get(deps);
-  if (!perProject) throttles.set(deps, (perProject = new Map()));
-  const key = `${orgId}:${project.id}`;
-  let t = perProject.get(key);
-  if (!t) perProject.set(key, (t = { lastStart: 0, timer: null }));
-  if (t.timer) return; // an export is already due, and it reads the database after this caller committed
-  const state = t;
-  const fire = () => {
-    state.timer = null;
-    state.lastStart = Date.now();
-    exportKnowledgeCoalesced(deps, orgId, project).catch((e: unknown) => deps.logger.warn({ err: (e as Error).message, project_id: project.id }, 'could not export KNOWLEDGE.md'));
-  };
-  const wait = state.lastStart + minIntervalMs - Date.now();
-  if (wait <= 0) fire();
-  else {
-    state.timer = setTimeout(fire, wait);
-    state.timer.unref();
-  }
-}

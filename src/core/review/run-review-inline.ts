@@ -134,9 +134,10 @@ export async function runReviewInline(
     await rescheduleJob(deps, row, deps.clock.now()).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not hand the review to a worker; its job runs at the end of the grace period'));
     return null;
   }
-  // KNOWLEDGE.md is derived from the knowledge rows just committed: re-exported behind the answer
-  // (throttled per project), not in front of it. Its cost grows with the project's knowledge.
-  await afterCompletion(deps, project, done, { wait: false });
+  // KNOWLEDGE.md is derived from the knowledge rows just committed: when this review added some,
+  // the answer waits for the re-export (shared with concurrent reviews of the project), so a caller
+  // that reads the file after the answer finds its entries there.
+  await afterCompletion(deps, project, done);
   log.debug({ spans }, 'inline review timings');
   const labels = { org: row.org_id, project: row.project_id };
   deps.metrics.reviews.inc({ ...labels, status: done.outcome });

@@ -1,4 +1,6 @@
 import type { CoreDeps } from '../deps.js';
+import { withTenant } from '../../db/client.js';
+import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
 import type { RequestContext } from '../tenancy/actor.js';
 import type { ReviewOut, StartReviewInput } from './review.schemas.js';
 import { Spans } from './review-timing.js';
@@ -21,7 +23,7 @@ export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: 
   const spans = new Spans();
   const started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS }, spans } : {});
   spans.mark('start: commit');
-  if (!started.inline) return waitForReview(deps, ctx.actor, started.out.id, timeoutMs);
+  if (!started.inline) return withKnowledgeExported(deps, ctx.actor.orgId, await waitForReview(deps, ctx.actor, started.out.id, timeoutMs));
   const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -35,5 +37,20 @@ export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: 
     return waitForReview(deps, ctx.actor, started.out.id, 0);
   }
   if (first) return { review: first, done: true };
-  return waitForReview(deps, ctx.actor, started.out.id, Math.max(0, timeoutMs - (Date.now() - t0)));
+  return withKnowledgeExported(deps, ctx.actor.orgId, await waitForReview(deps, ctx.actor, started.out.id, Math.max(0, timeoutMs - (Date.now() - t0))));
+}
+
+/**
+ * A review finished by a worker: its answer is sent when review.completed is committed, which can be
+ * before the worker has re-exported KNOWLEDGE.md. If the review added knowledge, the export is done
+ * (or joined) here first, so the file holds the review's entries when the caller reads it.
+ */
+async function withKnowledgeExported(deps: CoreDeps, orgId: string, r: { review: ReviewOut; done: boolean }): Promise<{ review: ReviewOut; done: boolean }> {
+  if (r.review.status !== 'completed') return r;
+  const project = await withTenant(deps.db, orgId, async (tx) => {
+    const added = await tx.selectFrom('knowledge').select('id').where('review_id', '=', r.review.id).limit(1).executeTakeFirst();
+    return added ? tx.selectFrom('projects').select(['id', 'slug']).where('id', '=', r.review.project_id).executeTakeFirst() : undefined;
+  });
+  if (project) await exportKnowledgeCoalesced(deps, orgId, project);
+  return r;
 }
