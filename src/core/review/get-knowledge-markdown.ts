@@ -15,7 +15,7 @@ export interface KnowledgeMarkdown {
 
 /**
  * A project's KNOWLEDGE.md as the actor may read it (viewer role): rendered from the database by
- * the same function that writes the exported file, so both always agree.
+ * the same section renderer the export uses, so both always agree (a test compares them).
  */
 export async function getKnowledgeMarkdown(deps: CoreDeps, actor: Actor, projectRef: string): Promise<KnowledgeMarkdown> {
   return withTenant(deps.db, actor.orgId, async (tx) => {

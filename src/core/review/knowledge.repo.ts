@@ -89,6 +89,31 @@ export async function listKnowledge(
   return rows.map((r) => ({ ...r, severity: Number(r.severity), created_at: r.created_at.toISOString() }));
 }
 
+/** A project's knowledge entries as KNOWLEDGE.md lists them (newest first): ids and authors' names only. */
+export async function listKnowledgeIndex(tx: Transaction<Database>, projectId: string, limit: number): Promise<Array<{ id: string; developer_name: string }>> {
+  return tx
+    .selectFrom('knowledge as k')
+    .innerJoin('users as u', 'u.id', 'k.developer_id')
+    .select(['k.id', 'u.name as developer_name'])
+    .where('k.project_id', '=', projectId)
+    .orderBy('k.created_at', 'desc')
+    .orderBy('k.id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** Whole entries by id (any order). */
+export async function knowledgeByIds(tx: Transaction<Database>, ids: string[]): Promise<KnowledgeOut[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx
+    .selectFrom('knowledge as k')
+    .innerJoin('users as u', 'u.id', 'k.developer_id')
+    .select(['k.id', 'k.project_id', 'k.review_id', 'k.finding_id', 'k.developer_id', 'u.name as developer_name', 'k.category', 'k.title', 'k.file', 'k.severity', 'k.detail', 'k.created_at'])
+    .where('k.id', 'in', ids)
+    .execute();
+  return rows.map((r) => ({ ...r, severity: Number(r.severity), created_at: r.created_at.toISOString() }));
+}
+
 /** Serializes KNOWLEDGE.md exports of one project across every process (released at commit). */
 export async function lockProjectKnowledge(tx: Transaction<Database>, projectId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${'knowledge:' + projectId}, 0))`.execute(tx);
