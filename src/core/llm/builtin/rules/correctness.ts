@@ -1,7 +1,7 @@
 import type { DiffFile } from '../../../review/diff.js';
 import { isJsLike, languageOf, lexLine } from '../source.js';
 import { defineRules, hit, type RuleHit } from './rule.js';
-import { isFunctionLike, parseJsSources, startLine, startsOnAddedLine, ts, walk, type ParsedSource } from './ts-ast.js';
+import { isFunctionLike, parseJsSources, startLine, startsOnAddedLine, ts, type TS, walk, type ParsedSource } from './ts-ast.js';
 
 export const CORRECTNESS_RULES = defineRules({
   emptyCatch: {
@@ -84,11 +84,11 @@ const EQUALITY = new Set([
   ts.SyntaxKind.ExclamationEqualsEqualsToken,
 ]);
 
-function isNaNExpr(e: ts.Expression): boolean {
+function isNaNExpr(e: TS.Expression): boolean {
   return (ts.isIdentifier(e) && e.text === 'NaN') || (ts.isPropertyAccessExpression(e) && e.getText() === 'Number.NaN');
 }
 
-function isCoercingLiteral(e: ts.Expression): boolean {
+function isCoercingLiteral(e: TS.Expression): boolean {
   return (
     (ts.isStringLiteral(e) && e.text === '') ||
     (ts.isNumericLiteral(e) && e.text === '0') ||
@@ -99,16 +99,16 @@ function isCoercingLiteral(e: ts.Expression): boolean {
 }
 
 /** A comment inside an empty block documents a deliberate decision to ignore the error. */
-function hasComment(src: ParsedSource, block: ts.Block): boolean {
+function hasComment(src: ParsedSource, block: TS.Block): boolean {
   return /\/\/|\/\*/.test(block.getText(src.sf));
 }
 
-function isJump(s: ts.Statement): boolean {
+function isJump(s: TS.Statement): boolean {
   return ts.isReturnStatement(s) || ts.isThrowStatement(s) || ts.isBreakStatement(s) || ts.isContinueStatement(s);
 }
 
 /** Declarations are hoisted or type-only, so they are not "code after return". */
-function isHoisted(s: ts.Statement): boolean {
+function isHoisted(s: TS.Statement): boolean {
   return (
     ts.isFunctionDeclaration(s) ||
     ts.isInterfaceDeclaration(s) ||
@@ -130,8 +130,8 @@ function asyncFunctionNames(src: ParsedSource): Set<string> {
   return names;
 }
 
-function enclosingFunction(node: ts.Node): ts.FunctionLikeDeclaration | undefined {
-  let p: ts.Node | undefined = node.parent;
+function enclosingFunction(node: TS.Node): TS.FunctionLikeDeclaration | undefined {
+  let p: TS.Node | undefined = node.parent;
   while (p && !isFunctionLike(p)) p = p.parent;
   return p;
 }
@@ -139,7 +139,7 @@ function enclosingFunction(node: ts.Node): ts.FunctionLikeDeclaration | undefine
 function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
   const hits: RuleHit[] = [];
   const R = CORRECTNESS_RULES;
-  const at = (node: ts.Node) => startLine(src, node);
+  const at = (node: TS.Node) => startLine(src, node);
   const asyncNames = asyncFunctionNames(src);
   walk(src.sf, (node) => {
     if (!startsOnAddedLine(src, node)) return;
@@ -164,7 +164,7 @@ function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
     if (ts.isReturnStatement(node) && node.expression && ts.isCallExpression(node.expression)) {
       const fn = enclosingFunction(node);
       const isAsync = fn?.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword) ?? false;
-      let p: ts.Node = node;
+      let p: TS.Node = node;
       let inTry = false;
       while (p.parent && p.parent !== fn) {
         if (ts.isTryStatement(p.parent) && p.parent.tryBlock === p) inTry = true;

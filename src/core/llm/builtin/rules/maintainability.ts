@@ -1,7 +1,7 @@
 import type { DiffFile } from '../../../review/diff.js';
 import { isCode, isJsLike, languageOf, lexLine, type Language } from '../source.js';
 import { defineRules, hit, type RuleHit } from './rule.js';
-import { addedLinesIn, functionName, isFunctionLike, parseJsSources, startLine, startsOnAddedLine, ts, walk, type ParsedSource } from './ts-ast.js';
+import { addedLinesIn, functionName, isFunctionLike, parseJsSources, startLine, startsOnAddedLine, ts, type TS, walk, type ParsedSource } from './ts-ast.js';
 
 /** Limits chosen so that ordinary code never trips them; each finding should be worth reading. */
 export const LIMITS = Object.freeze({
@@ -50,7 +50,7 @@ export const MAINTAINABILITY_RULES = defineRules({
 });
 
 /** McCabe: 1 + decision points. Nested functions are measured on their own. */
-function complexity(fn: ts.FunctionLikeDeclaration): number {
+function complexity(fn: TS.FunctionLikeDeclaration): number {
   let n = 1;
   if (!fn.body) return n;
   walk(fn.body, (node) => {
@@ -68,7 +68,7 @@ function complexity(fn: ts.FunctionLikeDeclaration): number {
         n++;
         break;
       case ts.SyntaxKind.BinaryExpression: {
-        const op = (node as ts.BinaryExpression).operatorToken.kind;
+        const op = (node as TS.BinaryExpression).operatorToken.kind;
         if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken || op === ts.SyntaxKind.QuestionQuestionToken) n++;
         break;
       }
@@ -89,7 +89,7 @@ const NESTING_KINDS = new Set([
 ]);
 
 /** Control-flow depth within the enclosing function; `else if` chains count once. */
-function nestingDepth(node: ts.Node): number {
+function nestingDepth(node: TS.Node): number {
   let depth = 0;
   for (let p = node.parent; p && !isFunctionLike(p); p = p.parent) {
     if (NESTING_KINDS.has(p.kind) && !(ts.isIfStatement(p) && ts.isIfStatement(p.parent) && p.parent.elseStatement === p)) depth++;
@@ -100,7 +100,7 @@ function nestingDepth(node: ts.Node): number {
 function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
   const hits: RuleHit[] = [];
   const R = MAINTAINABILITY_RULES;
-  const reportedNesting = new Set<ts.Node>();
+  const reportedNesting = new Set<TS.Node>();
   walk(src.sf, (node) => {
     if (isFunctionLike(node) && node.body) {
       const addedLines = addedLinesIn(src, node);

@@ -1,7 +1,7 @@
 import type { DiffFile } from '../../../review/diff.js';
 import { isCode, isJsLike, isTestPath, languageOf } from '../source.js';
 import { defineRules, hit, type RuleHit } from './rule.js';
-import { isFunctionLike, isLoop, iteratingCallbackTarget, parseJsSources, startLine, startsOnAddedLine, ts, walk, type ParsedSource } from './ts-ast.js';
+import { isFunctionLike, isLoop, iteratingCallbackTarget, parseJsSources, startLine, startsOnAddedLine, ts, type TS, walk, type ParsedSource } from './ts-ast.js';
 
 export const PERFORMANCE_RULES = defineRules({
   awaitInLoop: {
@@ -47,7 +47,7 @@ const HANDLER_PARAMS = /^(?:req|request|res|reply|response|ctx)$/;
 const ROUTE_METHODS = /^(?:get|post|put|patch|delete|all|use|route|handle|on)$/;
 
 /** A function is treated as a request handler when its parameters or its registration say so. */
-function isRequestHandler(fn: ts.FunctionLikeDeclaration): boolean {
+function isRequestHandler(fn: TS.FunctionLikeDeclaration): boolean {
   const params = fn.parameters.map((p) => (ts.isIdentifier(p.name) ? p.name.text : ''));
   if (params.filter((p) => HANDLER_PARAMS.test(p)).length >= 1 && params.length <= 3) return true;
   const call = fn.parent;
@@ -55,8 +55,8 @@ function isRequestHandler(fn: ts.FunctionLikeDeclaration): boolean {
 }
 
 /** The loop (or iterating callback) whose body contains `node`, stopping at function boundaries. */
-function insideLoopOf(node: ts.Node): ts.Node | null {
-  let child: ts.Node = node;
+function insideLoopOf(node: TS.Node): TS.Node | null {
+  let child: TS.Node = node;
   for (let p = node.parent; p; child = p, p = p.parent) {
     if (isFunctionLike(p)) return iteratingCallbackTarget(p) ? p : null;
     if (isLoop(p)) {
@@ -72,8 +72,8 @@ function insideLoopOf(node: ts.Node): ts.Node | null {
 /** Queries on one transaction or client run one at a time anyway; awaiting them in turn costs nothing. */
 const CONNECTION = /^(?:tx|trx|transaction|client|conn|connection|session|db\.connection\(\))$/;
 
-function onOneConnection(node: ts.AwaitExpression, sf: ts.SourceFile): boolean {
-  let e: ts.Expression = node.expression;
+function onOneConnection(node: TS.AwaitExpression, sf: TS.SourceFile): boolean {
+  let e: TS.Expression = node.expression;
   while (ts.isCallExpression(e) || ts.isPropertyAccessExpression(e) || ts.isTaggedTemplateExpression(e)) {
     if (ts.isCallExpression(e) && e.arguments.some((a) => CONNECTION.test(a.getText(sf)))) return true;
     e = ts.isTaggedTemplateExpression(e) ? e.tag : e.expression;
@@ -81,7 +81,7 @@ function onOneConnection(node: ts.AwaitExpression, sf: ts.SourceFile): boolean {
   return CONNECTION.test(e.getText(sf));
 }
 
-function iterated(node: ts.Node, sf: ts.SourceFile): string | null {
+function iterated(node: TS.Node, sf: TS.SourceFile): string | null {
   if (ts.isForOfStatement(node) || ts.isForInStatement(node)) return node.expression.getText(sf);
   const target = iteratingCallbackTarget(node);
   if (target) return target.getText(sf);
@@ -110,7 +110,7 @@ function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
       const callee = node.expression;
       const name = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : '';
       if (SYNC_IO.test(name)) {
-        let fn: ts.Node | undefined = node.parent;
+        let fn: TS.Node | undefined = node.parent;
         while (fn && !isFunctionLike(fn)) fn = fn.parent;
         if (fn && isFunctionLike(fn) && isRequestHandler(fn)) {
           hits.push(hit(R.syncFsInHandler, file.path, startLine(src, node), startLine(src, node), `\`${name}\` blocks the event loop inside a request handler.`));

@@ -1,4 +1,15 @@
-import ts from 'typescript';
+import { createRequire } from 'node:module';
+import type TS from 'typescript';
+
+let compiler: typeof TS | undefined;
+/**
+ * The TypeScript compiler API, loaded on first use: importing it costs ~0.6 s of start-up, and most
+ * processes (the CLI, API-only servers, workers with no JS/TS change yet) never parse JS.
+ */
+export const ts = new Proxy({} as typeof TS, {
+  get: (_target, key) => Reflect.get((compiler ??= createRequire(import.meta.url)('typescript') as typeof TS), key) as unknown,
+});
+export type { TS };
 import type { DiffFile } from '../../../review/diff.js';
 
 /**
@@ -9,14 +20,14 @@ import type { DiffFile } from '../../../review/diff.js';
  * nodes that start on an added line.
  */
 export interface ParsedSource {
-  sf: ts.SourceFile;
+  sf: TS.SourceFile;
   /** New-file line number of the source's first line. */
   firstLine: number;
   /** New-file line numbers of the added lines within this source. */
   added: ReadonlySet<number>;
 }
 
-function scriptKind(path: string): ts.ScriptKind {
+function scriptKind(path: string): TS.ScriptKind {
   if (/\.tsx$/.test(path)) return ts.ScriptKind.TSX;
   if (/\.jsx$/.test(path)) return ts.ScriptKind.JSX;
   if (/\.[cm]?js$/.test(path)) return ts.ScriptKind.JS;
@@ -24,7 +35,7 @@ function scriptKind(path: string): ts.ScriptKind {
 }
 
 /** parseDiagnostics is not in the public typings but has been on every SourceFile since TS 1.x. */
-function syntaxErrors(sf: ts.SourceFile): number {
+function syntaxErrors(sf: TS.SourceFile): number {
   return (sf as unknown as { parseDiagnostics?: readonly unknown[] }).parseDiagnostics?.length ?? 0;
 }
 
@@ -53,19 +64,19 @@ export function parseJsSources(file: DiffFile): ParsedSource[] {
   return sources;
 }
 
-export function startLine(src: ParsedSource, node: ts.Node): number {
+export function startLine(src: ParsedSource, node: TS.Node): number {
   return src.sf.getLineAndCharacterOfPosition(node.getStart(src.sf)).line + src.firstLine;
 }
 
-export function endLine(src: ParsedSource, node: ts.Node): number {
+export function endLine(src: ParsedSource, node: TS.Node): number {
   return src.sf.getLineAndCharacterOfPosition(node.getEnd()).line + src.firstLine;
 }
 
-export function startsOnAddedLine(src: ParsedSource, node: ts.Node): boolean {
+export function startsOnAddedLine(src: ParsedSource, node: TS.Node): boolean {
   return src.added.has(startLine(src, node));
 }
 
-export function addedLinesIn(src: ParsedSource, node: ts.Node): number {
+export function addedLinesIn(src: ParsedSource, node: TS.Node): number {
   const from = startLine(src, node);
   const to = endLine(src, node);
   let n = 0;
@@ -74,12 +85,12 @@ export function addedLinesIn(src: ParsedSource, node: ts.Node): number {
 }
 
 /** Depth-first walk; `visit` returning false skips the node's children. */
-export function walk(node: ts.Node, visit: (node: ts.Node) => boolean | void): void {
+export function walk(node: TS.Node, visit: (node: TS.Node) => boolean | void): void {
   if (visit(node) === false) return;
   ts.forEachChild(node, (child) => walk(child, visit));
 }
 
-export function isFunctionLike(node: ts.Node): node is ts.FunctionLikeDeclaration {
+export function isFunctionLike(node: TS.Node): node is TS.FunctionLikeDeclaration {
   return (
     ts.isFunctionDeclaration(node) ||
     ts.isFunctionExpression(node) ||
@@ -91,7 +102,7 @@ export function isFunctionLike(node: ts.Node): node is ts.FunctionLikeDeclaratio
   );
 }
 
-export function isLoop(node: ts.Node): node is ts.IterationStatement {
+export function isLoop(node: TS.Node): node is TS.IterationStatement {
   return (
     ts.isForStatement(node) || ts.isForOfStatement(node) || ts.isForInStatement(node) || ts.isWhileStatement(node) || ts.isDoStatement(node)
   );
@@ -100,7 +111,7 @@ export function isLoop(node: ts.Node): node is ts.IterationStatement {
 /** Loops and `.forEach/.map/…` callbacks both repeat their body once per element. */
 const ITERATING_METHODS = new Set(['forEach', 'map', 'filter', 'reduce', 'some', 'every', 'find', 'findIndex', 'flatMap']);
 
-export function iteratingCallbackTarget(node: ts.Node): ts.Expression | null {
+export function iteratingCallbackTarget(node: TS.Node): TS.Expression | null {
   if (!isFunctionLike(node) || !ts.isCallExpression(node.parent)) return null;
   const callee = node.parent.expression;
   if (ts.isPropertyAccessExpression(callee) && ITERATING_METHODS.has(callee.name.text)) return callee.expression;
@@ -108,11 +119,10 @@ export function iteratingCallbackTarget(node: ts.Node): ts.Expression | null {
 }
 
 /** A readable name for a function node, for messages. */
-export function functionName(node: ts.FunctionLikeDeclaration, sf: ts.SourceFile): string {
+export function functionName(node: TS.FunctionLikeDeclaration, sf: TS.SourceFile): string {
   if (node.name) return node.name.getText(sf);
   const parent = node.parent;
   if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText(sf);
   return '<anonymous>';
 }
 
-export { ts };
