@@ -77,12 +77,15 @@ export const CORRECTNESS_RULES = defineRules({
 });
 
 const TYPEOF_RESULTS = new Set(['undefined', 'object', 'boolean', 'number', 'bigint', 'string', 'symbol', 'function']);
-const EQUALITY = new Set([
+/** Built on first use: `ts` is loaded by the first parse. */
+let equality: Set<TS.SyntaxKind> | undefined;
+const EQUALITY = (): Set<TS.SyntaxKind> =>
+  (equality ??= new Set([
   ts.SyntaxKind.EqualsEqualsToken,
   ts.SyntaxKind.ExclamationEqualsToken,
   ts.SyntaxKind.EqualsEqualsEqualsToken,
   ts.SyntaxKind.ExclamationEqualsEqualsToken,
-]);
+]));
 
 function isNaNExpr(e: TS.Expression): boolean {
   return (ts.isIdentifier(e) && e.text === 'NaN') || (ts.isPropertyAccessExpression(e) && e.getText() === 'Number.NaN');
@@ -187,7 +190,7 @@ function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
         hits.push(hit(R.unreachable, file.path, at(dead), at(dead), `This statement follows a \`${stmts[jump]?.getText(src.sf).split(/[\s;(]/)[0]}\` in the same block and never runs.`));
       }
     }
-    if (ts.isBinaryExpression(node) && EQUALITY.has(node.operatorToken.kind)) {
+    if (ts.isBinaryExpression(node) && EQUALITY().has(node.operatorToken.kind)) {
       const { left, right } = node;
       const op = node.operatorToken.getText(src.sf);
       if (isNaNExpr(left) || isNaNExpr(right)) {

@@ -77,7 +77,10 @@ function complexity(fn: TS.FunctionLikeDeclaration): number {
   return n;
 }
 
-const NESTING_KINDS = new Set([
+/** Built on first use: `ts` is loaded by the first parse. */
+let nesting_kinds: Set<TS.SyntaxKind> | undefined;
+const NESTING_KINDS = (): Set<TS.SyntaxKind> =>
+  (nesting_kinds ??= new Set([
   ts.SyntaxKind.IfStatement,
   ts.SyntaxKind.ForStatement,
   ts.SyntaxKind.ForOfStatement,
@@ -86,13 +89,13 @@ const NESTING_KINDS = new Set([
   ts.SyntaxKind.DoStatement,
   ts.SyntaxKind.SwitchStatement,
   ts.SyntaxKind.TryStatement,
-]);
+]));
 
 /** Control-flow depth within the enclosing function; `else if` chains count once. */
 function nestingDepth(node: TS.Node): number {
   let depth = 0;
   for (let p = node.parent; p && !isFunctionLike(p); p = p.parent) {
-    if (NESTING_KINDS.has(p.kind) && !(ts.isIfStatement(p) && ts.isIfStatement(p.parent) && p.parent.elseStatement === p)) depth++;
+    if (NESTING_KINDS().has(p.kind) && !(ts.isIfStatement(p) && ts.isIfStatement(p.parent) && p.parent.elseStatement === p)) depth++;
   }
   return depth;
 }
@@ -115,7 +118,7 @@ function jsRules(file: DiffFile, src: ParsedSource): RuleHit[] {
         hits.push(hit(R.complexity, file.path, line, line, `\`${name}\` has cyclomatic complexity ${c} (limit ${LIMITS.complexity}).`, c > 2 * LIMITS.complexity ? 4 : undefined));
       }
     }
-    if (NESTING_KINDS.has(node.kind) && startsOnAddedLine(src, node)) {
+    if (NESTING_KINDS().has(node.kind) && startsOnAddedLine(src, node)) {
       const depth = nestingDepth(node) + 1;
       // Report the outermost offending construct once, not every statement below it.
       let p = node.parent;

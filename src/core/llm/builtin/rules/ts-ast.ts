@@ -1,14 +1,16 @@
 import { createRequire } from 'node:module';
 import type TS from 'typescript';
 
-let compiler: typeof TS | undefined;
 /**
- * The TypeScript compiler API, loaded on first use: importing it costs ~0.6 s of start-up, and most
- * processes (the CLI, API-only servers, workers with no JS/TS change yet) never parse JS.
+ * The TypeScript compiler API, loaded by the first parse (parseJsSources): importing it costs ~0.6 s
+ * of start-up, and most processes (the CLI, API-only servers, workers with no JS/TS change yet)
+ * never parse JS. Every use of `ts` is on a tree that parseJsSources produced, so after the load; a
+ * live binding (not a proxy) keeps the AST walks at full speed.
  */
-export const ts = new Proxy({} as typeof TS, {
-  get: (_target, key) => Reflect.get((compiler ??= createRequire(import.meta.url)('typescript') as typeof TS), key) as unknown,
-});
+export let ts: typeof TS = undefined as unknown as typeof TS;
+function loadCompiler(): void {
+  if (ts === undefined) ts = createRequire(import.meta.url)('typescript') as typeof TS;
+}
 export type { TS };
 import type { DiffFile } from '../../../review/diff.js';
 
@@ -53,6 +55,7 @@ const cache = new WeakMap<DiffFile, ParsedSource[]>();
 export function parseJsSources(file: DiffFile): ParsedSource[] {
   const cached = cache.get(file);
   if (cached) return cached;
+  loadCompiler();
   const sources: ParsedSource[] = [];
   for (const hunk of file.hunks) {
     const lines = hunk.lines.filter((l) => l.kind !== 'del');
