@@ -77,4 +77,40 @@ describe('fairness shared by several processes (quorum.gate_acquire with counter
     console.log(`[measure] shared counters: heavy ${fair.heavy} / light ${fair.light} tokens (Jain ${jain([fair.heavy, fair.light]).toFixed(3)}, ${((100 * (fair.heavy + fair.light)) / rate).toFixed(1)} % of the rate); per-process only: heavy/light ×${(local.heavy / local.light).toFixed(2)}`);
     expect(local.heavy / local.light).toBeGreaterThan(2.5);
   }, 60_000);
+
+  it("an org held back by its own rate limit does not hold back another process's org", async () => {
+    const pool = 'anthropic:fair-tenant';
+    const KEY = `pool:${pool}:itpm`;
+    const [a, b] = dbs.map((d) => new PgBucketStore(d, 0)) as [PgBucketStore, PgBucketStore];
+    expect(await a.acquire([{ key: KEY, capacityPerMin: CAPACITY, amount: CAPACITY, tenant: false }])).toEqual({ ok: true });
+    const sa = new PoolScheduler({ store: a, agingMs: 60_000, pollMs: 50, fairnessPool: pool });
+    const sb = new PoolScheduler({ store: b, agingMs: 60_000, pollMs: 50, fairnessPool: pool });
+    const demands: BucketDemand[] = [{ key: KEY, capacityPerMin: CAPACITY, amount: TOKENS, tenant: false }];
+    // light: 6 calls a minute of its own, so nearly always waiting on that limit, never ahead.
+    const limited: BucketDemand[] = [{ key: `t:org:${light}:${light}:rpm`, capacityPerMin: 6, amount: 1, tenant: true }, ...demands];
+    // Its own bucket is spent: its calls wait on it (about 10 s each), with the lowest counter of all.
+    expect(await a.acquire([{ key: `t:org:${light}:${light}:rpm`, capacityPerMin: 6, amount: 6, tenant: true }])).toEqual({ ok: true });
+    const stop = new AbortController();
+    const blocked = Array.from({ length: 3 }, () => sa.admit({ orgId: light, weight: 1, classRank: 1, demands: limited, cost: TOKENS, signal: stop.signal }).catch(() => undefined));
+    let served = 0;
+    const until = Date.now() + 4_000;
+    const loops: Array<Promise<void>> = [];
+    // heavy waits in both processes: in A beside light, whose every call waits on its own limit.
+    for (const s of [sa, sb, sa, sb]) {
+      loops.push(
+        (async () => {
+          while (Date.now() < until) {
+            await s.admit({ orgId: heavy, weight: 1, classRank: 1, demands, cost: TOKENS });
+            if (Date.now() < until) served += TOKENS;
+          }
+        })(),
+      );
+    }
+    await Promise.all(loops);
+    stop.abort();
+    await Promise.all(blocked);
+    // heavy has the pool to itself: close to the whole rate, although light has waited all along
+    // with a lower counter (it is not counted as backlogged while only its own limit holds it).
+    expect(served).toBeGreaterThanOrEqual(0.8 * (CAPACITY / 60) * 4);
+  }, 30_000);
 });

@@ -191,7 +191,9 @@ export class PoolScheduler {
       let dispatched = false;
       let poolWaitMs: number | undefined;
       let nextTenantRetry = Number.POSITIVE_INFINITY;
-      const waitingOrgs = orgs.map(([id]) => id);
+      // Orgs that could be served now count as waiting for the shared fairness check; an org whose
+      // every call waits on its own tenant limit must not hold other processes' orgs back.
+      const waitingOrgs = orgs.filter(([, o]) => o.queue.some((p) => p.blockedUntil <= now)).map(([id]) => id);
       outer: for (const [orgId, org] of orgs) {
         for (const p of this.ordered(org, now)) {
           if (p.done) continue;
