@@ -209,6 +209,8 @@ export interface KnowledgeTable {
   severity: ColumnType<string, number, number>;
   detail: string;
   created_at: Generated<Date>;
+  /** The inserting transaction (xid8, as text): KNOWLEDGE.md exports read what is new since their last snapshot. */
+  xid: Generated<string>;
 }
 
 export interface WorktreeLeasesTable {

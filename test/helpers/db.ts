@@ -70,7 +70,7 @@ export async function createTestRuntime(env: Record<string, string> = {}): Promi
       ...env,
     },
   );
-  const rt = await openRuntime(config, { logger: pino({ level: 'silent' }), migrate: false });
+  const rt = await openRuntime(config, { logger: pino({ level: process.env.QUORUM_TEST_LOG_LEVEL ?? 'silent' }), migrate: false });
   const admin = new pg.Pool({ connectionString: db.adminUrl, max: 2 });
   admin.on('error', () => {});
   return {

@@ -2,8 +2,14 @@ import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knowledgePath } from '../../src/core/review/review-files.js';
 import type { BootstrapResult } from '../../src/core/tenancy/bootstrap.js';
+import pino from 'pino';
+import { buildApp } from '../../src/adapters/http/app.js';
+import { allRoutes } from '../../src/adapters/http/all-routes.js';
+import { startWorker, type WorkerHandle } from '../../src/adapters/worker/runner.js';
+import { openRuntime } from '../../src/main/runtime.js';
 import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
 import { newFileDiff, SQLI_TS } from '../helpers/git.js';
+import { addOrgMember, setMemberVia } from '../helpers/tenancy-fixtures.js';
 
 /**
  * KNOWLEDGE.md as exported (incrementally: only entries this process has not rendered yet are read
@@ -14,19 +20,26 @@ describe('KNOWLEDGE.md export', () => {
   let t: TestApp;
   let owner: BootstrapResult;
   let projectId: string;
+  let worker: WorkerHandle;
   beforeAll(async () => {
     t = await createTestApp();
+    // Twelve reviews at once are more than the free tier's ten slots: those started while ten run
+    // are queued, and a worker runs them when a slot frees (as `quorum serve` does).
+    worker = await startWorker(t.rt, { concurrency: 4 });
     owner = await newOrg(t, 'owner@kexport.test', 'Knowledge Export');
     const p = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(owner.api_key), payload: { slug: 'kx' } });
     projectId = p.json().id;
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await worker?.stop();
+    await t?.close();
+  });
 
-  const review = (i: number) =>
-    t.app.inject({
+  const review = (i: number, key = owner.api_key, app = t.app) =>
+    app.inject({
       method: 'POST',
       url: '/v1/review',
-      headers: auth(owner.api_key),
+      headers: auth(key),
       payload: { project_id: 'kx', task_id: `k-${i}`, target: { diff: newFileDiff(`src/q${i}.ts`, SQLI_TS.replace('findUser', `find${i}`)) } },
     });
   const file = () => fs.readFile(knowledgePath(t.rt.config.dataDir, owner.org_id, projectId), 'utf8');
@@ -48,5 +61,79 @@ describe('KNOWLEDGE.md export', () => {
     expect(md).toBe(await api());
     expect(md.match(/^## /gm)).toHaveLength(all);
     expect(md).toContain(`(${all} entries)`);
+  });
+
+  // Exports read only what changed since this process's last one (by inserting transaction): a row
+  // whose transaction was still open during an export, and committed after it, is in the next one.
+  it('includes an entry committed after an export that ran while its transaction was open', async () => {
+    const { rows: [f] } = await t.rt.admin.query(`select * from findings where project_id = $1 limit 1`, [projectId]);
+    const late = await t.rt.admin.connect();
+    try {
+      await late.query('begin');
+      const { rows: [nf] } = await late.query(
+        `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
+         values ($1, $2, $3, $4, 'late-fp', 'src/late.ts', 1, 1, 'security', 9, 9, 'Late entry', 'Committed after an export began', '{security}', 1, 5) returning id`,
+        [f.org_id, f.project_id, f.review_id, f.developer_id],
+      );
+      await late.query(
+        `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+         values ($1, $2, $3, $4, $5, 'security', 'late entry', 'Late entry', 'src/late.ts', 9, 'Committed after an export began')`,
+        [f.org_id, f.project_id, f.review_id, nf.id, f.developer_id],
+      );
+      expect((await review(200)).statusCode).toBe(200);
+      expect(await file()).not.toContain('Late entry');
+      await late.query('commit');
+    } finally {
+      late.release();
+    }
+    // One entry also goes, so the count alone would not give a missed row away.
+    const deleted = await t.rt.admin.query(
+      `delete from knowledge where id = (select id from knowledge where project_id = $1 and title <> 'Late entry' order by created_at desc, id desc limit 1)`,
+      [projectId],
+    );
+    expect(deleted.rowCount).toBe(1);
+    expect((await review(201)).statusCode).toBe(200);
+    const md = await file();
+    expect(md).toContain('## Late entry');
+    expect(md).toBe(await api());
+    expect(md.match(/^## /gm)).toHaveLength(await rows());
+  });
+
+  it('follows deletions, renamed authors and members who left', async () => {
+    const carol = await addOrgMember(t, owner, 'carol@kexport.test');
+    await setMemberVia(t, owner.api_key, 'kx', carol.user_id, 'reviewer');
+    expect((await review(300, carol.api_key)).statusCode).toBe(200);
+    expect(await file()).toContain('found by carol on');
+
+    // A review and what it found go away (cascade): the count tells the export to read anew.
+    const { rows: [gone] } = await t.rt.admin.query(`select review_id from knowledge where project_id = $1 and title <> 'Late entry' order by created_at limit 1`, [projectId]);
+    await t.rt.admin.query('delete from reviews where id = $1', [gone.review_id]);
+    await t.rt.admin.query(`update users set name = 'Owner Renamed' where id = $1`, [owner.user_id]);
+    await t.rt.admin.query('delete from org_memberships where org_id = $1 and user_id = $2', [owner.org_id, carol.user_id]);
+    expect((await review(301)).statusCode).toBe(200);
+    const md = await file();
+    expect(md).not.toContain(`(review ${gone.review_id})`);
+    expect(md).toContain('found by Owner Renamed on');
+    expect(md).not.toContain('found by carol');
+    expect(md).toContain('found by a former member on');
+    expect(md).toBe(await api());
+    expect(md.match(/^## /gm)).toHaveLength(await rows());
+  });
+
+  it('agrees with another process that exports the same project in turn', async () => {
+    const rt2 = await openRuntime(t.rt.config, { logger: pino({ level: 'silent' }), migrate: false });
+    const app2 = await buildApp(rt2.deps, { version: 'test', extraRoutes: allRoutes });
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await review(400 + i, owner.api_key, app2)).statusCode).toBe(200);
+        expect(await file()).toBe(await api());
+        expect((await review(410 + i)).statusCode).toBe(200);
+        expect(await file()).toBe(await api());
+      }
+      expect((await file()).match(/^## /gm)).toHaveLength(await rows());
+    } finally {
+      await app2.close();
+      await rt2.close();
+    }
   });
 });

@@ -1,7 +1,9 @@
 import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
 import { escapeMarkdown } from './report-md.js';
-import { knowledgeByIds, listKnowledgeIndex, lockProjectKnowledge, type KnowledgeOut } from './knowledge.repo.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { FORMER_MEMBER, lockProjectKnowledge, readKnowledgeDelta, type KnowledgeDeltaRow, type KnowledgeOut } from './knowledge.repo.js';
 import { knowledgePath, writeFileAtomic } from './review-files.js';
 
 const MAX_ENTRIES = 5_000;
@@ -19,16 +21,20 @@ function header(projectSlug: string, count: number): string {
   ].join('\n');
 }
 
+/**
+ * An entry's section, split around its author's name (the only part of an entry that can change:
+ * a user renames themself, or leaves the org), so that a cached section is re-rendered by joining.
+ */
+function sectionParts(e: KnowledgeOut): { head: string; tail: string } {
+  return {
+    head: [`## ${escapeMarkdown(e.title)}`, '', `- **${e.category}**, severity ${e.severity}, \`${escapeMarkdown(e.file)}\``, '- found by '].join('\n'),
+    tail: ` on ${e.created_at.slice(0, 10)} (review ${e.review_id})\n\n${escapeMarkdown(e.detail)}\n`,
+  };
+}
+
 function section(e: KnowledgeOut): string {
-  return [
-    `## ${escapeMarkdown(e.title)}`,
-    '',
-    `- **${e.category}**, severity ${e.severity}, \`${escapeMarkdown(e.file)}\``,
-    `- found by ${escapeMarkdown(e.developer_name)} on ${e.created_at.slice(0, 10)} (review ${e.review_id})`,
-    '',
-    escapeMarkdown(e.detail),
-    '',
-  ].join('\n');
+  const { head, tail } = sectionParts(e);
+  return head + escapeMarkdown(e.developer_name) + tail;
 }
 
 /**
@@ -45,46 +51,136 @@ export async function renderKnowledgeMd(projectSlug: string, entries: KnowledgeO
 }
 
 /**
- * Rendered sections of entries, in this process. An entry never changes once written, except its
- * author's display name, which is part of the key; so an export reads the full rows (and renders
- * them) only for entries it has not seen — a review adding 40 entries to a 5,000-entry project
- * renders 40, not 5,000. Bounded: the oldest sections go first.
+ * One entry as a process keeps it between exports: its place in the order, and its section as the
+ * bytes the file holds (preceded by the newline that separates sections), written without joining
+ * or re-encoding the file; the author's name sits at a known offset, for renames.
  */
-const sections = new Map<string, string>();
-const MAX_CACHED_SECTIONS = 20_000;
-const sectionKey = (e: { id: string; developer_name: string }) => `${e.id}\0${e.developer_name}`;
+interface CachedEntry {
+  id: string;
+  atUs: number;
+  xid: bigint;
+  developerId: string;
+  name: string;
+  bytes: Buffer;
+  /** Where the escaped name starts in `bytes`, and its length in bytes. */
+  nameAt: number;
+  nameLen: number;
+}
+
+/** What this process last read of a project's knowledge (see readKnowledgeDelta). */
+interface ProjectKnowledge {
+  watermark: string;
+  /** The project's entry count at that read (entries may hold fewer: at most MAX_ENTRIES). */
+  total: number;
+  /** Newest first: created_at descending, then id descending (as the database orders them). */
+  entries: CachedEntry[];
+}
+
+/** Entries kept per process across all projects; the least recently exported projects go first. */
+const MAX_CACHED_ENTRIES = 20_000;
+
+/** Per process (keyed by its deps, like the export queue): project key → what it last read, in LRU order. */
+const byDeps = new WeakMap<CoreDeps, Map<string, ProjectKnowledge>>();
+
+const newestFirst = (a: CachedEntry, b: CachedEntry) => b.atUs - a.atUs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+function cachedEntry(e: KnowledgeDeltaRow): CachedEntry {
+  const { head, tail } = sectionParts(e);
+  const name = escapeMarkdown(e.developer_name);
+  const nameAt = Buffer.byteLength(head) + 1;
+  return { id: e.id, atUs: e.at_us, xid: BigInt(e.xid), developerId: e.developer_id, name: e.developer_name, bytes: Buffer.from(`\n${head}${name}${tail}`), nameAt, nameLen: Buffer.byteLength(name) };
+}
+
+function renamed(e: CachedEntry, name: string): void {
+  const escaped = Buffer.from(escapeMarkdown(name));
+  e.bytes = Buffer.concat([e.bytes.subarray(0, e.nameAt), escaped, e.bytes.subarray(e.nameAt + e.nameLen)]);
+  e.name = name;
+  e.nameLen = escaped.length;
+}
+
+/** Sections of rows read, giving the event loop back between slices (a first export renders up to 5,000). */
+async function cachedEntries(rows: KnowledgeDeltaRow[]): Promise<CachedEntry[]> {
+  const out: CachedEntry[] = [];
+  for (const [i, e] of rows.entries()) {
+    if (i > 0 && i % ENTRIES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    out.push(cachedEntry(e));
+  }
+  return out;
+}
+
+/** Two newest-first lists into one, cut at `limit`. */
+function mergeNewestFirst(a: CachedEntry[], b: CachedEntry[], limit: number): CachedEntry[] {
+  const out: CachedEntry[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && newestFirst(a[i]!, b[j]!) <= 0)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+/**
+ * Brings this process's view of a project's knowledge up to date, in one statement: only rows
+ * inserted since the last read (by transaction id), the count (a deletion shows as a count lower
+ * than expected, and the view is read anew), and the authors' current names. Must hold the
+ * project's knowledge lock (exports are serialized), so no two calls update one view at once.
+ */
+async function refreshProjectKnowledge(tx: Transaction<Database>, prev: ProjectKnowledge | undefined, projectId: string): Promise<ProjectKnowledge> {
+  if (prev) {
+    const mark = BigInt(prev.watermark);
+    const d = await readKnowledgeDelta(tx, {
+      projectId,
+      sinceXid: prev.watermark,
+      // Entries already read whose transaction is at or above the mark: read again, they would count twice.
+      known: prev.entries.filter((e) => e.xid >= mark).map((e) => e.id),
+      developerIds: [...new Set(prev.entries.map((e) => e.developerId))],
+      limit: MAX_ENTRIES,
+    });
+    if (d.total === prev.total + d.rows.length) {
+      for (const e of prev.entries) {
+        const name = d.names.get(e.developerId) ?? FORMER_MEMBER;
+        if (name !== e.name) renamed(e, name);
+      }
+      return { watermark: d.watermark, total: d.total, entries: mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES) };
+    }
+  }
+  const d = await readKnowledgeDelta(tx, { projectId, sinceXid: '0', known: [], developerIds: [], limit: MAX_ENTRIES });
+  return { watermark: d.watermark, total: d.total, entries: (await cachedEntries(d.rows)).sort(newestFirst) };
+}
+
+function remember(views: Map<string, ProjectKnowledge>, key: string, view: ProjectKnowledge): void {
+  views.delete(key);
+  views.set(key, view);
+  let size = 0;
+  for (const v of views.values()) size += v.entries.length;
+  for (const [k, v] of views) {
+    if (size <= MAX_CACHED_ENTRIES || k === key) break;
+    views.delete(k);
+    size -= v.entries.length;
+  }
+}
 
 /**
  * Re-exports a project's KNOWLEDGE.md from the database. Writers are serialized by an advisory
  * lock held while reading and writing, and the file is replaced atomically (temp + rename), so any
  * number of concurrent reviews leave a complete, valid file with every entry. Same text as
- * renderKnowledgeMd (GET …/knowledge.md) for the same entries.
+ * renderKnowledgeMd (GET …/knowledge.md) for the same entries. Reads only what changed since this
+ * process's last export of the project.
  */
 export async function exportKnowledge(deps: CoreDeps, orgId: string, project: { id: string; slug: string }): Promise<string> {
   const file = knowledgePath(deps.config.dataDir, orgId, project.id);
+  let views = byDeps.get(deps);
+  if (!views) byDeps.set(deps, (views = new Map()));
+  const key = `${orgId}:${project.id}`;
   await withTenant(deps.db, orgId, async (tx) => {
     await lockProjectKnowledge(tx, project.id);
-    const index = await listKnowledgeIndex(tx, project.id, MAX_ENTRIES);
-    // Taken from the cache at once: another export may evict while this one awaits.
-    const mine = new Map<string, string>();
-    for (const e of index) {
-      const cached = sections.get(sectionKey(e));
-      if (cached !== undefined) mine.set(e.id, cached);
-    }
-    const fresh = await knowledgeByIds(tx, index.filter((e) => !mine.has(e.id)).map((e) => e.id));
-    for (const [i, e] of fresh.entries()) {
-      if (i > 0 && i % ENTRIES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const text = section(e);
-      mine.set(e.id, text);
-      sections.set(sectionKey(e), text);
-    }
-    // An entry deleted between the two reads (its project or review going away) is left out.
-    const present = index.filter((e) => mine.has(e.id));
-    await writeFileAtomic(file, [header(project.slug, present.length), ...present.map((e) => mine.get(e.id))].join('\n'));
-    for (const k of sections.keys()) {
-      if (sections.size <= MAX_CACHED_SECTIONS) break;
-      sections.delete(k);
-    }
+    // Dropped first: if this export fails half-way, the next one reads the project anew.
+    const prev = views.get(key);
+    views.delete(key);
+    const view = await refreshProjectKnowledge(tx, prev, project.id);
+    await writeFileAtomic(file, [Buffer.from(header(project.slug, view.entries.length)), ...view.entries.map((e) => e.bytes)]);
+    remember(views, key, view);
   });
   return file;
 }

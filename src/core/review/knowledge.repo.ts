@@ -47,6 +47,10 @@ export async function findSimilarMany(
   return out;
 }
 
+/** The author of an entry whose user the org no longer shows (the member left): the entry stays. */
+export const FORMER_MEMBER = 'a former member';
+const authorName = sql<string>`coalesce(u.name, ${FORMER_MEMBER})`.as('developer_name');
+
 export interface KnowledgeOut {
   id: string;
   project_id: string;
@@ -68,9 +72,9 @@ export async function listKnowledge(
 ): Promise<KnowledgeOut[]> {
   let query = tx
     .selectFrom('knowledge as k')
-    .innerJoin('users as u', 'u.id', 'k.developer_id')
+    .leftJoin('users as u', 'u.id', 'k.developer_id')
     .select([
-      'k.id', 'k.project_id', 'k.review_id', 'k.finding_id', 'k.developer_id', 'u.name as developer_name',
+      'k.id', 'k.project_id', 'k.review_id', 'k.finding_id', 'k.developer_id', authorName,
       'k.category', 'k.title', 'k.file', 'k.severity', 'k.detail', 'k.created_at',
     ])
     .orderBy('k.created_at', 'desc')
@@ -89,29 +93,51 @@ export async function listKnowledge(
   return rows.map((r) => ({ ...r, severity: Number(r.severity), created_at: r.created_at.toISOString() }));
 }
 
-/** A project's knowledge entries as KNOWLEDGE.md lists them (newest first): ids and authors' names only. */
-export async function listKnowledgeIndex(tx: Transaction<Database>, projectId: string, limit: number): Promise<Array<{ id: string; developer_name: string }>> {
-  return tx
-    .selectFrom('knowledge as k')
-    .innerJoin('users as u', 'u.id', 'k.developer_id')
-    .select(['k.id', 'u.name as developer_name'])
-    .where('k.project_id', '=', projectId)
-    .orderBy('k.created_at', 'desc')
-    .orderBy('k.id', 'desc')
-    .limit(limit)
-    .execute();
+/** One knowledge row as an export reads it: the entry, its place in the newest-first order, its inserting transaction. */
+export interface KnowledgeDeltaRow extends KnowledgeOut {
+  /** created_at in microseconds since the epoch (the file's order: newest first, then id descending). */
+  at_us: number;
+  xid: string;
 }
 
-/** Whole entries by id (any order). */
-export async function knowledgeByIds(tx: Transaction<Database>, ids: string[]): Promise<KnowledgeOut[]> {
-  if (ids.length === 0) return [];
-  const rows = await tx
-    .selectFrom('knowledge as k')
-    .innerJoin('users as u', 'u.id', 'k.developer_id')
-    .select(['k.id', 'k.project_id', 'k.review_id', 'k.finding_id', 'k.developer_id', 'u.name as developer_name', 'k.category', 'k.title', 'k.file', 'k.severity', 'k.detail', 'k.created_at'])
-    .where('k.id', 'in', ids)
-    .execute();
-  return rows.map((r) => ({ ...r, severity: Number(r.severity), created_at: r.created_at.toISOString() }));
+/**
+ * What a KNOWLEDGE.md export needs, read in ONE statement (one snapshot): the project's entry
+ * count, the `limit` newest entries inserted by transactions at or above `sinceXid` except `known`
+ * ids, the authors' current names for `developerIds`, and the xmin of the snapshot all of this was
+ * read with (the next call's `sinceXid`: every transaction below it had ended, so a row not seen
+ * now will have an xid at or above it). `sinceXid` '0' reads the newest `limit` entries.
+ */
+export async function readKnowledgeDelta(
+  tx: Transaction<Database>,
+  q: { projectId: string; sinceXid: string; known: string[]; developerIds: string[]; limit: number },
+): Promise<{ watermark: string; total: number; rows: KnowledgeDeltaRow[]; names: Map<string, string> }> {
+  // One row per entry read (the figures repeated on each), or one row of figures and nulls.
+  const { rows } = await sql<{ watermark: string; total: number; names: Record<string, string> } & Partial<Omit<KnowledgeDeltaRow, 'at_us' | 'created_at'>> & { at_us: string | null; created_at: Date | null }>`
+    -- The new rows through the (project, xid) index: a few rows, not the whole project filtered.
+    with recent as materialized (
+      select id from knowledge where project_id = ${q.projectId} and xid >= ${q.sinceXid}::xid8 and id <> all(${q.known}::uuid[])
+    )
+    select m.watermark, m.total, m.names, d.*
+      from (select pg_snapshot_xmin(pg_current_snapshot())::text as watermark,
+                   (select count(*) from knowledge where project_id = ${q.projectId})::int as total,
+                   (select coalesce(json_object_agg(u.id, u.name), '{}') from users u where u.id = any(${q.developerIds}::uuid[])) as names) m
+      left join lateral (
+        select k.id, k.project_id, k.review_id, k.finding_id, k.developer_id, coalesce(u.name, ${FORMER_MEMBER}) as developer_name,
+               k.category, k.title, k.file, k.severity::float8 as severity, k.detail, k.created_at,
+               (extract(epoch from k.created_at) * 1000000)::int8::text as at_us, k.xid::text as xid
+          from knowledge k left join users u on u.id = k.developer_id
+         where k.id in (select id from recent)
+         order by k.created_at desc, k.id desc
+         limit ${q.limit}) d on true`.execute(tx);
+  const r = rows[0]!;
+  return {
+    watermark: r.watermark,
+    total: r.total,
+    rows: rows
+      .filter((f) => f.id != null)
+      .map((f) => ({ ...(f as unknown as KnowledgeDeltaRow), at_us: Number(f.at_us), created_at: f.created_at!.toISOString() })),
+    names: new Map(Object.entries(r.names)),
+  };
 }
 
 /** Serializes KNOWLEDGE.md exports of one project across every process (released at commit). */

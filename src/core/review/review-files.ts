@@ -22,12 +22,23 @@ export function knowledgePath(dataDir: string, orgId: string, projectId: string)
   return path.join(projectReportsDir(dataDir, orgId, projectId), 'KNOWLEDGE.md');
 }
 
-/** Readers see the old file or the new one, never a torn write: temp file in the same dir + rename. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+/**
+ * Readers see the old file or the new one, never a torn write: temp file in the same dir + rename.
+ * Content is a string, or the file's bytes in pieces (written with one writev, not joined first).
+ */
+export async function writeFileAtomic(file: string, content: string | readonly Buffer[]): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await fs.writeFile(tmp, content, { mode: 0o640 });
+    if (typeof content === 'string') await fs.writeFile(tmp, content, { mode: 0o640 });
+    else {
+      const fh = await fs.open(tmp, 'w', 0o640);
+      try {
+        await fh.writev(content);
+      } finally {
+        await fh.close();
+      }
+    }
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
