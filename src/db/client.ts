@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 import type { Database } from './schema.js';
 
 // int8 (bigint ids, counts) as JS numbers would silently lose precision past 2^53; keep strings,
@@ -16,7 +17,7 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   connectTimeoutMs: number;
   applicationName: string;
-  /** When set, every connection does SET ROLE to it (runtime role that cannot bypass RLS). */
+  /** When set, every connection runs as this role (the runtime role that cannot bypass RLS). */
   role?: string | undefined;
 }
 
@@ -37,9 +38,22 @@ export function poolTimeouts(o: { statementTimeoutMs: number; connectTimeoutMs: 
   };
 }
 
+/**
+ * A session that starts as `role`: the role is a startup parameter (`-c role=…`), so no statement
+ * of the connection ever runs as the login role, nothing is queued on connect, and RESET ROLE
+ * returns to it. The URL is parsed here because pg lets a URL's own `options` replace ours; they
+ * are kept, ours appended.
+ */
+export function connectionConfig(url: string, role?: string): pg.ClientConfig {
+  if (!role) return { connectionString: url };
+  if (!/^[a-z_][a-z0-9_]*$/.test(role)) throw new Error(`invalid runtime role name: ${role}`);
+  const parsed = parseIntoClientConfig(url);
+  return { ...parsed, options: [parsed.options, `-c role=${role}`].filter(Boolean).join(' ') };
+}
+
 export function createPool(o: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: o.url,
+    ...connectionConfig(o.url, o.role),
     max: o.max,
     idleTimeoutMillis: o.idleTimeoutMs,
     ...poolTimeouts(o),
@@ -49,13 +63,6 @@ export function createPool(o: PoolOptions): pg.Pool {
   // drops the client, and the query using it, if any, fails with the error.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  if (o.role) {
-    const role = o.role;
-    pool.on('connect', (client) => {
-      // Queued before any other query on this client, so no query runs with the login role.
-      client.query(`SET ROLE ${pg.escapeIdentifier(role)}`).catch(() => client.release(new Error('SET ROLE failed')));
-    });
-  }
   return pool;
 }
 
