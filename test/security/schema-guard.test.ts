@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/client.js';
 import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
 import { addOrgMember, createKeyVia, createProjectVia, setMemberVia } from '../helpers/tenancy-fixtures.js';
 
@@ -114,6 +115,24 @@ describe('schema guard', () => {
          from pg_roles r where r.rolname = current_user`,
     );
     expect(r.rows[0]).toEqual({ me: 'quorum_app', rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false });
+    // The role is the session's own from its start: RESET ROLE (or a pooled client's leftovers) can't fall back to the login role.
+    const c = await t.rt.appPool.connect();
+    try {
+      const reset = await c.query('reset role; select current_user as me');
+      expect((reset as unknown as Array<{ rows: unknown[] }>)[1]!.rows).toEqual([{ me: 'quorum_app' }]);
+    } finally {
+      c.release();
+    }
+    // A DATABASE_URL that brings its own startup options keeps them, and the role still applies.
+    const url = new URL(t.rt.db.adminUrl);
+    url.searchParams.set('options', '-c statement_timeout=4321');
+    const own = createPool({ url: url.toString(), max: 1, statementTimeoutMs: 0, idleTimeoutMs: 1_000, connectTimeoutMs: 5_000, applicationName: 'guard', role: 'quorum_app' });
+    try {
+      const r2 = await own.query(`select current_user as me, current_setting('statement_timeout') as st`);
+      expect(r2.rows[0]).toEqual({ me: 'quorum_app', st: '4321ms' });
+    } finally {
+      await own.end();
+    }
     const owned = await t.rt.admin.query(
       `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any($1) and pg_get_userbyid(c.relowner) = 'quorum_app'`,
