@@ -1,4 +1,4 @@
-import { sql, type Selectable, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { Database, EventsTable } from '../../db/schema.js';
 import type { EventOut } from './catalogue.js';
 
@@ -40,16 +40,31 @@ export async function insertEventInStream(tx: Transaction<Database>, streamKey: 
  */
 export async function insertEventsInStream(tx: Transaction<Database>, streamKey: string, es: readonly NewEvent[]): Promise<void> {
   if (es.length === 0) return;
-  await sql`
-    with stream_lock as materialized (select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}::text)) as locked)
-    insert into events (org_id, project_id, review_id, type, version, payload, correlation_id)
-    select e.org_id, e.project_id, e.review_id, e.type, e.version, e.payload, e.correlation_id
-      from stream_lock,
-           unnest(${es.map((e) => e.orgId)}::uuid[], ${es.map((e) => e.projectId)}::uuid[], ${es.map((e) => e.reviewId)}::uuid[],
-                  ${es.map((e) => e.type)}::text[], ${es.map((e) => e.version)}::int[], ${es.map((e) => JSON.stringify(e.payload))}::jsonb[],
-                  ${es.map((e) => e.correlationId)}::text[])
-             with ordinality as e(org_id, project_id, review_id, type, version, payload, correlation_id, ord)
-     order by e.ord`.execute(tx);
+  await sql`with ${eventsInStreamCtes('ev', streamKey, es)} select 1`.execute(tx);
+}
+
+/**
+ * insertEventsInStream as two CTEs (`<name>_lock`, then `<name>`) of a larger statement, so that a
+ * write and its events travel in one round trip (house rule 5 holds: one statement, one
+ * transaction). Data-modifying CTEs run whether or not the statement reads them. With `onlyIf`
+ * (the name of an earlier CTE of the statement), neither the lock nor the events are taken unless
+ * that CTE returns a row. `es` must not be empty.
+ */
+export function eventsInStreamCtes(name: string, streamKey: string, es: readonly NewEvent[], opts: { onlyIf?: string } = {}): RawBuilder<unknown> {
+  if (es.length === 0) throw new Error('eventsInStreamCtes: no events');
+  const lock = sql.id(`${name}_lock`);
+  return sql`${lock} as materialized (
+      select pg_advisory_xact_lock(${STREAM_LOCK_NS}::int, hashtext(${streamKey}::text)) as locked${opts.onlyIf ? sql` from ${sql.id(opts.onlyIf)}` : sql``}
+    ), ${sql.id(name)} as (
+      insert into events (org_id, project_id, review_id, type, version, payload, correlation_id)
+      select e.org_id, e.project_id, e.review_id, e.type, e.version, e.payload, e.correlation_id
+        from ${lock},
+             unnest(${es.map((e) => e.orgId)}::uuid[], ${es.map((e) => e.projectId)}::uuid[], ${es.map((e) => e.reviewId)}::uuid[],
+                    ${es.map((e) => e.type)}::text[], ${es.map((e) => e.version)}::int[], ${es.map((e) => JSON.stringify(e.payload))}::jsonb[],
+                    ${es.map((e) => e.correlationId)}::text[])
+               with ordinality as e(org_id, project_id, review_id, type, version, payload, correlation_id, ord)
+       order by e.ord
+      returning id)`;
 }
 
 /** Events after a cursor, oldest first; RLS scopes them to the transaction's org. */

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { AppError } from '../errors.js';
 import { TENANT_JOBS, type TenantJobName, type TenantJobPayloadOf } from './job.schemas.js';
@@ -26,6 +26,17 @@ export async function enqueueJob<N extends TenantJobName>(
   payload: TenantJobPayloadOf<N>,
   opts: EnqueueOptions = {},
 ): Promise<string> {
+  const res = await sql<{ id: string }>`select ${enqueueJobCall(name, payload, opts)} as id`.execute(tx);
+  const id = res.rows[0]?.id;
+  if (!id) throw new Error(`enqueue of ${name} returned no job id`);
+  return id;
+}
+
+/**
+ * The quorum.enqueue_job call of enqueueJob (the job id) as an expression, validated the same way,
+ * for a statement that writes the job along with other rows.
+ */
+export function enqueueJobCall<N extends TenantJobName>(name: N, payload: TenantJobPayloadOf<N>, opts: EnqueueOptions = {}): RawBuilder<string> {
   const schema = TENANT_JOBS[name];
   if (!schema) throw new AppError('validation_failed', `unknown job "${String(name)}"`);
   const parsed = schema.safeParse(payload);
@@ -35,15 +46,11 @@ export async function enqueueJob<N extends TenantJobName>(
   if (opts.maxAttempts !== undefined && !(Number.isInteger(opts.maxAttempts) && opts.maxAttempts >= 1)) {
     throw new AppError('validation_failed', 'maxAttempts must be a positive integer');
   }
-  const res = await sql<{ id: string }>`
-    select quorum.enqueue_job(
+  return sql<string>`quorum.enqueue_job(
       ${name}, ${JSON.stringify(parsed.data)}::jsonb, ${opts.jobKey ?? null}::text,
       ${opts.priority ?? null}::integer, ${opts.maxAttempts ?? null}::integer,
       ${opts.runAt ?? null}::timestamptz, ${opts.queueName ?? null}::text
-    ) as id`.execute(tx);
-  const id = res.rows[0]?.id;
-  if (!id) throw new Error(`enqueue of ${name} returned no job id`);
-  return id;
+    )`;
 }
 
 /**
@@ -52,6 +59,11 @@ export async function enqueueJob<N extends TenantJobName>(
  * whether a job was removed.
  */
 export async function removeJob(tx: Transaction<Database>, jobKey: string): Promise<boolean> {
-  const res = await sql<{ removed: boolean }>`select quorum.remove_job(${jobKey}::text) as removed`.execute(tx);
+  const res = await sql<{ removed: boolean }>`select ${removeJobCall(jobKey)} as removed`.execute(tx);
   return res.rows[0]?.removed === true;
+}
+
+/** The quorum.remove_job call of removeJob (whether a job was removed), for a larger statement. */
+export function removeJobCall(jobKey: string): RawBuilder<boolean> {
+  return sql<boolean>`quorum.remove_job(${jobKey}::text)`;
 }

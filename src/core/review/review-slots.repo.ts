@@ -8,14 +8,11 @@ import type { Tier } from '../tenancy/actor.js';
  */
 export async function runningReviewsExcept(tx: Transaction<Database>, orgId: string, reviewId: string): Promise<{ running: number; tier: Tier }> {
   await sql`select pg_advisory_xact_lock(hashtextextended(${'quorum:review-slots:' + orgId}, 0))`.execute(tx);
-  const org = await tx.selectFrom('orgs').select('tier').where('id', '=', orgId).executeTakeFirst();
-  const n = await tx
-    .selectFrom('reviews')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('status', '=', 'running')
-    .where('id', '<>', reviewId)
-    .executeTakeFirstOrThrow();
-  return { running: Number(n.n), tier: org?.tier ?? 'free' };
+  // A statement of its own after the lock's: its snapshot includes what the last holder committed.
+  const { rows } = await sql<{ tier: Tier | null; n: string }>`
+    select (select tier from orgs where id = ${orgId}) as tier,
+           (select count(*) from reviews where status = 'running' and id <> ${reviewId}) as n`.execute(tx);
+  return { running: Number(rows[0]!.n), tier: rows[0]!.tier ?? 'free' };
 }
 
 /** Records that a review waits for a slot until `at` (its job's run_at). */

@@ -1,4 +1,4 @@
-import { sql, type Selectable, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { Database, FindingsTable, ReviewsTable } from '../../db/schema.js';
 import type { FindingOut, ReviewOut, ReviewerSpec } from './review.schemas.js';
 
@@ -14,10 +14,11 @@ export type ReviewRow = Selectable<ReviewsTable>;
  * Only for a transaction nobody is told about before a later, synchronous commit of the same flow:
  * WAL is flushed in order, so that commit makes this one durable too; if the database crashes
  * first, both are lost together and nobody was answered. The WAL writer also flushes it within
- * 3 × wal_writer_delay (600 ms by default) on its own.
+ * 3 × wal_writer_delay (600 ms by default) on its own. A set_config call, selected by a statement
+ * of that transaction (it rides along with one that is sent anyway).
  */
-export async function commitWithoutWaitingForDisk(tx: Transaction<Database>): Promise<void> {
-  await sql`select set_config('synchronous_commit', 'off', true)`.execute(tx);
+export function commitWithoutWaitingForDisk(): RawBuilder<string> {
+  return sql<string>`set_config('synchronous_commit', 'off', true)`;
 }
 
 export async function findReview(tx: Transaction<Database>, id: string): Promise<ReviewRow | undefined> {

@@ -3,19 +3,20 @@ import type { Transaction } from 'kysely';
 import type { CoreDeps } from '../deps.js';
 import type { Database } from '../../db/schema.js';
 import { withTenant } from '../../db/client.js';
-import { enqueueJob } from '../jobs/enqueue.js';
+import { enqueueJobCall } from '../jobs/enqueue.js';
 import { validateRef } from '../git/refs.js';
 import type { RequestContext } from '../tenancy/actor.js';
-import { insertAudit } from '../tenancy/audit.repo.js';
+import { auditInsert } from '../tenancy/audit.repo.js';
 import { loadProjectFor } from '../tenancy/project-access.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { tierLimits } from '../tenancy/tiers.js';
 import { reviewerKey, resolvePanel } from './panel.js';
-import { emitReviewEvents } from './review-events.js';
+import { reviewEventRows } from './review-events.js';
 import type { ReviewerSpec, ReviewOut, StartReviewInput } from './review.schemas.js';
 import { runningReviewsExcept } from './review-slots.repo.js';
 import type { Spans } from './review-timing.js';
-import { commitWithoutWaitingForDisk, reviewOut, type ReviewRow, type StoredTarget } from './reviews.repo.js';
+import { reviewOut, type ReviewRow, type StoredTarget } from './reviews.repo.js';
+import { insertReviewWithOutbox } from './start-review.repo.js';
 
 export const JOB_PRIORITY = { high: -10, normal: 0, low: 10 } as const;
 
@@ -79,12 +80,14 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
       const inline = !!opts.inline && inlineEligible(panel, target) && (await slotFree(deps, tx, ctx.actor.orgId, id));
       mark('start: slot check');
       const now = deps.clock.now();
-      const row = await tx
-        .insertInto('reviews')
-        .values({
-          id,
-          org_id: ctx.actor.orgId,
-          project_id: project.id,
+      const total = panel.length;
+      const runAt = inline && opts.inline ? new Date(now.getTime() + opts.inline.graceMs) : undefined;
+      const review = { id, org_id: ctx.actor.orgId, project_id: project.id };
+      // Row, events, job and audit in one statement (one round trip).
+      const row = await insertReviewWithOutbox(tx, {
+        target,
+        review: {
+          ...review,
           task_id: input.task_id,
           developer_id: ctx.actor.userId,
           api_key_id: ctx.actor.apiKeyId,
@@ -93,36 +96,34 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
           panel: JSON.stringify(panel),
           correlation_id: ctx.correlationId,
           ...(inline && { status: 'running' as const, attempts: 1, started_at: now }),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      mark('start: insert review');
-      const total = panel.length;
-      await emitReviewEvents(tx, row, ctx.correlationId, [
-        { type: 'review.queued', payload: { task_id: input.task_id, priority: input.priority, total } },
-        ...(inline
-          ? [
-              { type: 'review.started' as const, payload: { attempt: 1, resumed: false, completed: 0, total } },
-              ...panel.map((spec) => ({ type: 'reviewer.started' as const, payload: { reviewer: reviewerKey(spec), completed: 0, total } })),
-            ]
-          : []),
-      ]);
-      mark('start: events');
-      const runAt = inline && opts.inline ? new Date(now.getTime() + opts.inline.graceMs) : undefined;
-      await enqueueJob(tx, 'run_review', { org_id: ctx.actor.orgId, review_id: id, project_id: project.id, correlation_id: ctx.correlationId }, runReviewJobOptions(row, runAt));
-      mark('start: job');
-      await insertAudit(tx, ctx, {
-        action: 'review.start',
-        projectId: project.id,
-        targetType: 'review',
-        targetId: id,
-        diff: { task_id: input.task_id, target: target.kind, reviewers: panel.map((p) => p.persona), priority: input.priority },
+        },
+        events: reviewEventRows(review, ctx.correlationId, [
+          { type: 'review.queued', payload: { task_id: input.task_id, priority: input.priority, total } },
+          ...(inline
+            ? [
+                { type: 'review.started' as const, payload: { attempt: 1, resumed: false, completed: 0, total } },
+                ...panel.map((spec) => ({ type: 'reviewer.started' as const, payload: { reviewer: reviewerKey(spec), completed: 0, total } })),
+              ]
+            : []),
+        ]),
+        job: enqueueJobCall(
+          'run_review',
+          { org_id: ctx.actor.orgId, review_id: id, project_id: project.id, correlation_id: ctx.correlationId },
+          runReviewJobOptions({ id, priority: input.priority }, runAt),
+        ),
+        audit: auditInsert(tx, ctx, {
+          action: 'review.start',
+          projectId: project.id,
+          targetType: 'review',
+          targetId: id,
+          diff: { task_id: input.task_id, target: target.kind, reviewers: panel.map((p) => p.persona), priority: input.priority },
+        }),
+        // An inline review is answered only after its finishing transaction, a synchronous commit that
+        // makes this one durable as well (or after its timeout, ≥ 1 s, when the WAL writer has long
+        // flushed it): nobody learns of this review from this commit alone.
+        commitWithoutWaitingForDisk: inline,
       });
-      // An inline review is answered only after its finishing transaction, a synchronous commit that
-      // makes this one durable as well (or after its timeout, ≥ 1 s, when the WAL writer has long
-      // flushed it): nobody learns of this review from this commit alone.
-      if (inline) await commitWithoutWaitingForDisk(tx);
-      mark('start: audit');
+      mark('start: insert review + events + job + audit');
       return { out: reviewOut(row, { completed: 0, findingsCount: 0 }), row, project, inline };
     },
     { userId: ctx.actor.userId },

@@ -28,22 +28,24 @@ export interface AuditRow {
 
 /** Writes one audit row in the caller's transaction (house rule 5: same transaction as the change). */
 export async function insertAudit(tx: Transaction<Database>, ctx: RequestContext, e: AuditEntry): Promise<void> {
-  await tx
-    .insertInto('audit_log')
-    .values({
-      org_id: ctx.actor.orgId,
-      actor_user_id: ctx.actor.userId,
-      api_key_id: ctx.actor.apiKeyId,
-      project_id: e.projectId ?? null,
-      action: e.action,
-      target_type: e.targetType ?? null,
-      target_id: e.targetId ?? null,
-      ip: ctx.ip,
-      user_agent: ctx.userAgent?.slice(0, 500) ?? null,
-      correlation_id: ctx.correlationId,
-      diff: e.diff ? JSON.stringify(e.diff) : null,
-    })
-    .execute();
+  await auditInsert(tx, ctx, e).execute();
+}
+
+/** The insert of insertAudit, not run: for a statement that writes the audit row along with the change. */
+export function auditInsert(tx: Transaction<Database>, ctx: RequestContext, e: AuditEntry) {
+  return tx.insertInto('audit_log').values({
+    org_id: ctx.actor.orgId,
+    actor_user_id: ctx.actor.userId,
+    api_key_id: ctx.actor.apiKeyId,
+    project_id: e.projectId ?? null,
+    action: e.action,
+    target_type: e.targetType ?? null,
+    target_id: e.targetId ?? null,
+    ip: ctx.ip,
+    user_agent: ctx.userAgent?.slice(0, 500) ?? null,
+    correlation_id: ctx.correlationId,
+    diff: e.diff ? JSON.stringify(e.diff) : null,
+  });
 }
 
 export interface AuditQuery {
