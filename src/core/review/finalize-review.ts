@@ -1,8 +1,9 @@
-import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { CoreDeps } from '../deps.js';
-import type { Database, FindingsTable } from '../../db/schema.js';
+import type { Database } from '../../db/schema.js';
 import { withTenant } from '../../db/client.js';
-import { emitReviewEvent } from './review-events.js';
+import { reviewEventRows } from './review-events.js';
+import { writeCompletion, type FindingInsert, type FindingInserted } from './finalize-review.repo.js';
 import { BUILTIN_RULES } from '../llm/builtin/index.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
@@ -13,7 +14,7 @@ import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
 import type { FindingOut } from './review.schemas.js';
-import { findingOut, lockReview, REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
+import { lockReview, type ReviewRow } from './reviews.repo.js';
 import type { RunOutcome } from './run-review.js';
 import type { Spans } from './review-timing.js';
 import { summarizeReview } from './summary.js';
@@ -89,23 +90,32 @@ export async function afterCompletion(deps: CoreDeps, project: Project, done: Co
 export async function completeReview(
   deps: CoreDeps,
   tx: Transaction<Database>,
-  input: { review: ReviewRow; project: Project; change: PreparedChange; correlationId?: string | undefined; runs: ReviewerRunRecord[]; spans?: Spans | undefined },
+  input: {
+    review: ReviewRow;
+    project: Project;
+    change: PreparedChange;
+    correlationId?: string | undefined;
+    runs: ReviewerRunRecord[];
+    spans?: Spans | undefined;
+    /** The review's fallback job (an inline review's), taken back in the same statement. */
+    removeJobKey?: string | undefined;
+  },
 ): Promise<Completion> {
-  const { review, project, change, runs } = input;
+  const { review, project, change, runs, removeJobKey } = input;
   const mark = (phase: string) => input.spans?.mark(phase);
   const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
   const failed = runs.filter((r) => r.status === 'failed');
   const panelSize = (review.panel).length;
   if (failed.length === panelSize) {
     const error = { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` };
-    const row = await tx
-      .updateTable('reviews')
-      .set({ status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) })
-      .where('id', '=', review.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await emitReviewEvent(tx, review, input.correlationId, 'review.failed', { error });
-    return { outcome: 'failed', row, findings: [], knowledgeAdded: 0 };
+    const { row } = await writeCompletion(tx, {
+      review,
+      set: { status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) },
+      findings: [],
+      events: reviewEventRows(review, input.correlationId, [{ type: 'review.failed', payload: { error } }]),
+      removeJobKey,
+    });
+    return { outcome: 'failed', row: { ...row, target: review.target, report_md: null, report_json: null }, findings: [], knowledgeAdded: 0 };
   }
   const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
   const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
@@ -135,11 +145,11 @@ export async function completeReview(
     writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md),
   ]);
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
-  const { findings, knowledgeAdded } = await insertFindingsAndKnowledge(tx, review, summary, similar, project.settings);
-  mark('finalize: insert findings + knowledge');
-  const updated = await tx
-    .updateTable('reviews')
-    .set({
+  const items = findingInserts(summary, similar, project.settings);
+  // Findings, knowledge, the review row, review.completed (and the fallback job): one statement.
+  const written = await writeCompletion(tx, {
+    review,
+    set: {
       status: 'completed',
       score: summary.score,
       verdict: summary.verdict,
@@ -151,23 +161,22 @@ export async function completeReview(
       head_sha: change.headSha,
       commit_sha: change.commitSha,
       branch: change.branch,
-    })
-    .where('id', '=', review.id)
-    // The reports were just written from memory: not read back (tens of kB per review).
-    .returning(REVIEW_COLUMNS_BUT_REPORTS)
-    .executeTakeFirstOrThrow();
-  const row: ReviewRow = { ...updated, report_md: md, report_json: json };
-  await emitReviewEvent(tx, review, input.correlationId, 'review.completed', {
-    score: summary.score,
-    verdict: summary.verdict,
-    findings: summary.findings.length,
+    },
+    findings: items,
+    events: reviewEventRows(review, input.correlationId, [
+      { type: 'review.completed', payload: { score: summary.score, verdict: summary.verdict, findings: summary.findings.length } },
+    ]),
+    removeJobKey,
   });
-  mark('finalize: update + event');
+  // The reports were just written from memory: not read back (tens of kB per review), nor the target.
+  const row: ReviewRow = { ...written.row, target: review.target, report_md: md, report_json: json };
+  const findings = findingsOut(items, written.findings, review.developer_id);
+  mark('finalize: findings + knowledge + update + event');
   // Files are complete before commit: a crash after commit can't leave a completed review
   // without its report; a failed commit leaves a report the retry overwrites.
   await files;
   mark('finalize: report files (rest)');
-  return { outcome: 'completed', row, findings, knowledgeAdded };
+  return { outcome: 'completed', row, findings, knowledgeAdded: written.knowledgeAdded };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */
@@ -175,21 +184,10 @@ function byScoreFileLine(a: FindingOut, b: FindingOut): number {
   return b.score - a.score || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line_start - b.line_start;
 }
 
-/**
- * Findings and the knowledge entries they make, in ONE statement: the findings travel as one jsonb
- * parameter (not ~20 bind parameters per row), the knowledge rows are inserted from the findings
- * just inserted. A retried finalize inserts nothing twice (unique per review, unique per finding).
- */
-async function insertFindingsAndKnowledge(
-  tx: Transaction<Database>,
-  review: ReviewRow,
-  summary: ReviewSummary,
-  similar: Map<string, SimilarEntry>,
-  settings: Record<string, unknown>,
-): Promise<{ findings: FindingOut[]; knowledgeAdded: number }> {
+/** The consensus findings as writeCompletion inserts them. */
+function findingInserts(summary: ReviewSummary, similar: Map<string, SimilarEntry>, settings: Record<string, unknown>): FindingInsert[] {
   const min = typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
-  if (summary.findings.length === 0) return { findings: [], knowledgeAdded: 0 };
-  const items = summary.findings.map((f) => ({
+  return summary.findings.map((f) => ({
     fingerprint: f.fingerprint,
     file: f.file,
     line_start: f.lineStart,
@@ -208,31 +206,37 @@ async function insertFindingsAndKnowledge(
     // Set only for findings that become shared knowledge.
     knowledge_title: f.severity >= min ? normalizeTitle(f.title) : null,
   }));
-  const { rows } = await sql<Selectable<FindingsTable> & { knowledge_added: string }>`
-    with x as materialized (
-      select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as x(
-        fingerprint text, file text, line_start integer, line_end integer, category text, severity numeric,
-        score numeric, title text, detail text, suggestion text, rules text[], reviewers text[], agreement integer,
-        panel_size integer, similar_finding jsonb, knowledge_title text)
-    ), f as (
-      insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category,
-                            severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size, similar_finding)
-      select ${review.org_id}::uuid, ${review.project_id}::uuid, ${review.id}::uuid, ${review.developer_id}::uuid, fingerprint, file,
-             line_start, line_end, category, severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size,
-             similar_finding
-        from x
-      on conflict (review_id, fingerprint, line_start) do nothing
-      returning *
-    ), k as (
-      insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
-      select f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
-        from f join x on x.fingerprint = f.fingerprint and x.line_start = f.line_start
-       where x.knowledge_title is not null
-      on conflict (finding_id) do nothing
-      returning 1
-    )
-    select f.*, (select count(*) from k) as knowledge_added from f`.execute(tx);
-  return { findings: rows.map(findingOut).sort(byScoreFileLine), knowledgeAdded: Number(rows[0]?.knowledge_added ?? 0) };
+}
+
+/**
+ * The inserted findings as GET /v1/reviews/{id} shows them (findingOut of the stored rows): what
+ * was sent, with the values the database rounded or normalized taken from it.
+ */
+function findingsOut(items: readonly FindingInsert[], inserted: readonly FindingInserted[], developerId: string): FindingOut[] {
+  const sent = new Map(items.map((i) => [`${i.fingerprint}\0${i.line_start}`, i]));
+  return inserted
+    .map((d) => {
+      const i = sent.get(`${d.fingerprint}\0${d.line_start}`)!;
+      return {
+        id: d.id,
+        fingerprint: d.fingerprint,
+        file: i.file,
+        line_start: d.line_start,
+        line_end: i.line_end,
+        category: i.category,
+        severity: Number(d.severity),
+        score: Number(d.score),
+        title: i.title,
+        detail: i.detail,
+        suggestion: i.suggestion,
+        rules: i.rules,
+        reviewers: i.reviewers,
+        agreement: { k: i.agreement, n: i.panel_size },
+        similar: d.similar_finding as FindingOut['similar'],
+        developer_id: developerId,
+      };
+    })
+    .sort(byScoreFileLine);
 }
 
 /** Every changed file is covered unless a reviewer reports it clipped (context budget). */

@@ -2,15 +2,16 @@ import os from 'node:os';
 import type { CoreDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
-import { enqueueJob, removeJob } from '../jobs/enqueue.js';
+import { enqueueJob } from '../jobs/enqueue.js';
 import { parseUnifiedDiff } from './diff.js';
 import { afterCompletion, completeReview, type Completion, type ReviewerRunRecord } from './finalize-review.js';
 import { reviewerKey } from './panel.js';
 import { withPreparedChange } from './prepare-change.js';
-import { emitReviewEvents } from './review-events.js';
+import { reviewEventRows } from './review-events.js';
+import { lockAndCheckpoint } from './finalize-review.repo.js';
 import type { ReviewerSpec, ReviewOut } from './review.schemas.js';
 import { Spans } from './review-timing.js';
-import { lockReview, reviewOut, type ReviewRow } from './reviews.repo.js';
+import { reviewOut, type ReviewRow } from './reviews.repo.js';
 import { promoteWaitingReviews } from './run-review.js';
 import { runBuiltin } from './run-reviewer.js';
 import { runReviewJobOptions, type StartedReview } from './start-review.js';
@@ -85,40 +86,36 @@ export async function runReviewInline(
       }
       spans.mark('reviewers');
       const out = await withTenant(deps.db, row.org_id, async (tx) => {
-        const locked = await lockReview(tx, row.id);
-        spans.mark('finalize: lock');
-        // Cancelled meanwhile, or a worker took it over (attempt 2): that path finishes it.
-        if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
-        await tx
-          .insertInto('reviewer_runs')
-          .values(
-            runs.map((r) => ({
-              org_id: row.org_id,
-              review_id: row.id,
-              reviewer: r.reviewer,
-              status: r.status,
-              findings: JSON.stringify(r.findings),
-              usage: null,
-              error: r.error,
-              duration_ms: r.durationMs,
+        // Lock, checkpoint and reviewer events in one statement; nothing is written unless the
+        // review is still this run's: cancelled meanwhile, or a worker took it over (attempt 2),
+        // that path finishes it.
+        const locked = await lockAndCheckpoint(tx, {
+          review: row,
+          attempts: row.attempts,
+          runs: runs.map((r) => ({ reviewer: r.reviewer, status: r.status, findings: r.findings as unknown[], usage: null, error: r.error, duration_ms: r.durationMs })),
+          events: reviewEventRows(
+            row,
+            row.correlation_id,
+            runs.map((r, i) => ({
+              type: 'reviewer.completed' as const,
+              payload: { reviewer: r.reviewer, completed: i + 1, total: runs.length, findings: (r.findings as unknown[]).length, status: r.status },
             })),
-          )
-          .execute();
-        await emitReviewEvents(
-          tx,
-          row,
-          row.correlation_id,
-          runs.map((r, i) => ({
-            type: 'reviewer.completed' as const,
-            payload: { reviewer: r.reviewer, completed: i + 1, total: runs.length, findings: (r.findings as unknown[]).length, status: r.status },
-          })),
-        );
-        spans.mark('finalize: checkpoint + reviewer events');
-        const completion = await completeReview(deps, tx, { review: locked, project, change, correlationId: row.correlation_id ?? undefined, runs, spans });
-        // The fallback job is not needed any more: taken back with the completion, not run later for nothing.
+          ),
+        });
+        spans.mark('finalize: lock + checkpoint + reviewer events');
+        if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
+        // The completing statement takes the job back; a worker that claims it meanwhile waits for this row's lock.
         clearInterval(keepalive);
-        await removeJob(tx, runReviewJobOptions(row).jobKey);
-        return completion;
+        return completeReview(deps, tx, {
+          review: { ...row, ...locked },
+          project,
+          change,
+          correlationId: row.correlation_id ?? undefined,
+          runs,
+          spans,
+          // The fallback job is not needed any more: taken back with the completion, not run later for nothing.
+          removeJobKey: runReviewJobOptions(row).jobKey,
+        });
       });
       spans.mark('finalize: commit');
       return out;

@@ -1,0 +1,145 @@
+import { sql, type Transaction, type Updateable } from 'kysely';
+import type { Database, ReviewsTable } from '../../db/schema.js';
+import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
+import { removeJobCall } from '../jobs/enqueue.js';
+import { REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
+
+/** A reviewer's result as reviewer_runs keeps it (the checkpoint a resumed review starts from). */
+export interface ReviewerRunInsert {
+  reviewer: string;
+  status: 'completed' | 'failed';
+  findings: unknown[];
+  usage: Record<string, unknown> | null;
+  error: string | null;
+  duration_ms: number | null;
+}
+
+/** What the inline path must find in the locked row to finish the review itself. */
+export type LockedState = Pick<ReviewRow, 'status' | 'cancel_requested' | 'attempts'>;
+
+/**
+ * Locks the review's row and, only if it is still the inline run's to finish (running, not
+ * cancelled, still attempt `attempts`: no worker took it over), checkpoints the reviewers' results
+ * and writes their events — one statement. Returns the locked row's state (undefined: no such
+ * review); when it does not qualify, nothing was written.
+ *
+ * The lock is taken before anything is written (the other CTEs read from it) and returns the row
+ * as committed by whoever held the lock before (a FOR UPDATE that waited rechecks the newest
+ * version), so the check is the one a separate `select … for update` made.
+ */
+export async function lockAndCheckpoint(
+  tx: Transaction<Database>,
+  input: { review: { id: string; org_id: string; project_id: string }; attempts: number; runs: readonly ReviewerRunInsert[]; events: readonly NewEvent[] },
+): Promise<LockedState | undefined> {
+  const { review } = input;
+  const { rows } = await sql<LockedState>`
+    with l as materialized (
+      select status, cancel_requested, attempts from reviews where id = ${review.id} for update
+    ), ok as materialized (
+      select 1 from l where status = 'running' and not cancel_requested and attempts = ${input.attempts}::int
+    ), runs as (
+      insert into reviewer_runs (org_id, review_id, reviewer, status, findings, usage, error, duration_ms)
+      select ${review.org_id}::uuid, ${review.id}::uuid, r.reviewer, r.status, r.findings, r.usage, r.error, r.duration_ms
+        from ok, json_to_recordset(${JSON.stringify(input.runs)}::json)
+             as r(reviewer text, status text, findings jsonb, usage jsonb, error text, duration_ms integer)
+    )${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events, { onlyIf: 'ok' })}` : sql``}
+    select * from l`.execute(tx);
+  return rows[0];
+}
+
+/** One finding of the consensus, as the completing statement inserts it. */
+export interface FindingInsert {
+  fingerprint: string;
+  file: string;
+  line_start: number;
+  line_end: number;
+  category: string;
+  severity: number;
+  score: number;
+  title: string;
+  detail: string;
+  suggestion: string | null;
+  rules: string[];
+  reviewers: string[];
+  agreement: number;
+  panel_size: number;
+  similar_finding: unknown;
+  /** Set only for findings that become shared knowledge: their normalized title. */
+  knowledge_title: string | null;
+}
+
+/** What the database made of an inserted finding (the rest is what was sent). */
+export interface FindingInserted {
+  id: string;
+  fingerprint: string;
+  line_start: number;
+  /** numeric(4, 2) and numeric(5, 2): rounded as stored. */
+  severity: number;
+  score: number;
+  /** As jsonb keeps it. */
+  similar_finding: unknown;
+}
+
+/**
+ * The review's terminal write, in ONE statement: its findings and the knowledge entries they make
+ * (sent as one json parameter, not ~20 bind parameters per row), the review row, its terminal event
+ * and — for an inline review — the removal of its fallback job (quorum.remove_job). A retried
+ * finalize inserts no finding or entry twice (unique per review, unique per finding). The caller
+ * holds the review's row lock.
+ *
+ * Returns the updated row without its reports (tens of kB, just written from memory) and target,
+ * the findings inserted, and how many knowledge entries were added.
+ */
+export async function writeCompletion(
+  tx: Transaction<Database>,
+  input: {
+    review: { id: string; org_id: string; project_id: string; developer_id: string };
+    set: Updateable<ReviewsTable>;
+    findings: readonly FindingInsert[];
+    events: readonly NewEvent[];
+    removeJobKey?: string | undefined;
+  },
+): Promise<{ row: Omit<ReviewRow, 'report_md' | 'report_json' | 'target'>; findings: FindingInserted[]; knowledgeAdded: number }> {
+  const { review } = input;
+  const update = tx
+    .updateTable('reviews')
+    .set(input.set)
+    .where('id', '=', review.id)
+    .returning(REVIEW_COLUMNS_BUT_REPORTS.filter((c) => c !== 'target'));
+  const { rows } = await sql<Omit<ReviewRow, 'report_md' | 'report_json' | 'target'> & { findings: Array<[string, string, number, number, number, unknown]>; knowledge_added: string }>`
+    with x as materialized (
+      select * from json_to_recordset(${JSON.stringify(input.findings)}::json) as x(
+        fingerprint text, file text, line_start integer, line_end integer, category text, severity numeric,
+        score numeric, title text, detail text, suggestion text, rules text[], reviewers text[], agreement integer,
+        panel_size integer, similar_finding jsonb, knowledge_title text)
+    ), f as (
+      insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category,
+                            severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size, similar_finding)
+      select ${review.org_id}::uuid, ${review.project_id}::uuid, ${review.id}::uuid, ${review.developer_id}::uuid, fingerprint, file,
+             line_start, line_end, category, severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size,
+             similar_finding
+        from x
+      on conflict (review_id, fingerprint, line_start) do nothing
+      returning *
+    ), k as (
+      insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+      select f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
+        from f join x on x.fingerprint = f.fingerprint and x.line_start = f.line_start
+       where x.knowledge_title is not null
+      on conflict (finding_id) do nothing
+      returning 1
+    ), u as (${update})${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events)}` : sql``}
+    ${input.removeJobKey ? sql`, j as materialized (select ${removeJobCall(input.removeJobKey)} as removed)` : sql``}
+    select u.*,
+           (select count(*) from k) as knowledge_added,
+           (select coalesce(json_agg(json_build_array(f.id, f.fingerprint, f.line_start, f.severity, f.score, f.similar_finding)), '[]') from f) as findings
+      from u${input.removeJobKey ? sql`, j` : sql``}`.execute(tx);
+  const r = rows[0];
+  if (!r) throw new Error(`review ${review.id} to complete not found`);
+  const { findings, knowledge_added, ...row } = r;
+  return {
+    row,
+    findings: findings.map(([id, fingerprint, line_start, severity, score, similar_finding]) => ({ id, fingerprint, line_start, severity, score, similar_finding })),
+    knowledgeAdded: Number(knowledge_added),
+  };
+}
