@@ -13,7 +13,7 @@ import { PgBucketStore } from '../core/gate/gate-buckets.repo.js';
 import { SchedulingGate } from '../core/gate/scheduling-gate.js';
 import { Metrics } from '../core/metrics.js';
 import { buildProviderRegistry } from '../core/llm/providers/registry.js';
-import { createKysely, createPool } from '../db/client.js';
+import { connectionConfig, createKysely, createPool, poolTimeouts } from '../db/client.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { classifyDbFault } from '../db/availability.js';
@@ -25,6 +25,8 @@ export interface Runtime {
   /** Owner connection string: migrations and graphile-worker (job claiming is a named cross-org path). */
   adminUrl: string;
   appPool: pg.Pool;
+  /** How appPool connects (as the runtime role, with its timeouts), for a dedicated connection beside the pool. */
+  appConnection: pg.ClientConfig;
   embedded: EmbeddedHandle | undefined;
   close(): Promise<void>;
 }
@@ -111,6 +113,7 @@ export async function openRuntime(config: Config, opts: OpenOptions): Promise<Ru
       deps,
       adminUrl,
       appPool,
+      appConnection: { ...connectionConfig(runtimeUrl, config.database.appRole), ...poolTimeouts(config.database) },
       embedded,
       close: async () => {
         await deps.gate.close?.().catch(() => undefined);

@@ -227,7 +227,8 @@ export async function startWorker(runtime: Runtime, opts: StartWorkerOptions = {
 
   const runsReview = (reviewId: string) => [...runningReviews.values()].includes(reviewId);
   const specs = [...buildSingletons(deps, { ownerPool: pool, workerId, onSweep: opts.onSweep, runsReview }), ...(opts.extraSingletons ?? [])];
-  const connection: pg.ClientConfig = { ...(runtime.appPool as unknown as { options: pg.ClientConfig }).options };
+  // Not a copy of appPool.options: pg keeps the password there as a non-enumerable property.
+  const connection = runtime.appConnection;
   const singletons: SingletonHandle[] = specs.map((spec) =>
     runSingleton(spec, {
       connection,
