@@ -56,4 +56,37 @@ describe('projects API', () => {
     expect(bad.json().error.code).toBe('validation_failed');
     expect(bad.headers['x-request-id']).toBe(bad.json().correlation_id);
   });
+
+  it('settings Quorum reads are checked when written: a bad panel or threshold is a 400, not a later failure of every review', async () => {
+    const o = await newOrg(t, 'settings@s.test', 'Settings');
+    const h = auth(o.api_key);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/projects', headers: h, payload: { slug: 'cfg' } })).statusCode).toBe(201);
+    const bad: Array<Record<string, unknown>> = [
+      { verdict_thresholds: { request_changes: -5 } },
+      { verdict_thresholds: { comment: 8 } }, // above the default request_changes (7)
+      { verdict_thresholds: { request_changes: 5, comment: 6 } },
+      { verdict_thresholds: { requestChanges: 5 } },
+      { panel: [] },
+      { panel: 'security' },
+      { panel: [{ persona: 'security', provider: 'nosuch' }] },
+      { knowledge_min_severity: 'high' },
+      { knowledge_min_severity: 11 },
+    ];
+    for (const settings of bad) {
+      for (const [method, url, payload] of [
+        ['PATCH', '/v1/projects/cfg', { settings }],
+        ['POST', '/v1/projects', { slug: 'cfg2', settings }],
+      ] as const) {
+        const r = await t.app.inject({ method, url, headers: h, payload });
+        expect(r.statusCode, `${method} ${JSON.stringify(settings)}`).toBe(400);
+        expect(r.json().error.code).toBe('validation_failed');
+      }
+    }
+    const good = { verdict_thresholds: { request_changes: 8, comment: 3 }, knowledge_min_severity: 5, panel: [{ persona: 'security' }], team_note: 'kept as given' };
+    const r = await t.app.inject({ method: 'PATCH', url: '/v1/projects/cfg', headers: h, payload: { settings: good } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().settings).toEqual({ ...good, panel: [{ persona: 'security', provider: 'builtin' }] });
+    const row = await t.rt.admin.query(`select settings from projects where org_id = $1 and slug = 'cfg'`, [o.org_id]);
+    expect(row.rows[0].settings).toEqual(r.json().settings);
+  });
 });

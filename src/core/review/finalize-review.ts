@@ -1,6 +1,7 @@
-import type { Transaction } from 'kysely';
+import type { Transaction, Updateable } from 'kysely';
 import type { CoreDeps } from '../deps.js';
-import type { Database } from '../../db/schema.js';
+import type { Database, ReviewsTable } from '../../db/schema.js';
+import type { NewEvent } from '../events/events.repo.js';
 import { withTenant } from '../../db/client.js';
 import { reviewEventRows } from './review-events.js';
 import { writeCompletion, type FindingInsert, type FindingInserted } from './finalize-review.repo.js';
@@ -12,6 +13,7 @@ import { findSimilarMany, type SimilarEntry } from './knowledge.repo.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
+import type { ReviewReportJson } from './report-json.js';
 import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
 import type { FindingOut } from './review.schemas.js';
 import { lockReview, type ReviewRow } from './reviews.repo.js';
@@ -82,73 +84,93 @@ export async function afterCompletion(deps: CoreDeps, project: Project, done: Co
   await exportKnowledgeCoalesced(deps, done.row.org_id, project);
 }
 
+export interface CompletionInput {
+  review: ReviewRow;
+  project: Project;
+  change: PreparedChange;
+  correlationId?: string | undefined;
+  runs: ReviewerRunRecord[];
+  spans?: Spans | undefined;
+  /** The review's fallback job (an inline review's), taken back in the completing statement. */
+  removeJobKey?: string | undefined;
+}
+
 /**
  * The body of finalizing, in the caller's transaction, which must hold the review's row lock and
  * have seen it running. The report files are written while the database statements run, and are
  * complete before the caller commits: a completed review always has its files.
  */
-export async function completeReview(
-  deps: CoreDeps,
-  tx: Transaction<Database>,
-  input: {
-    review: ReviewRow;
-    project: Project;
-    change: PreparedChange;
-    correlationId?: string | undefined;
-    runs: ReviewerRunRecord[];
-    spans?: Spans | undefined;
-    /** The review's fallback job (an inline review's), taken back in the same statement. */
-    removeJobKey?: string | undefined;
-  },
-): Promise<Completion> {
-  const { review, project, change, runs, removeJobKey } = input;
+export async function completeReview(deps: CoreDeps, tx: Transaction<Database>, input: CompletionInput): Promise<Completion> {
   const mark = (phase: string) => input.spans?.mark(phase);
-  const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
-  const failed = runs.filter((r) => r.status === 'failed');
-  const panelSize = (review.panel).length;
-  if (failed.length === panelSize) {
-    const error = { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` };
-    const { row } = await writeCompletion(tx, {
-      review,
-      set: { status: 'failed', completed_at: deps.clock.now(), error: JSON.stringify(error) },
-      findings: [],
-      events: reviewEventRows(review, input.correlationId, [{ type: 'review.failed', payload: { error } }]),
-      removeJobKey,
-    });
-    return { outcome: 'failed', row: { ...row, target: review.target, report_md: null, report_json: null }, findings: [], knowledgeAdded: 0 };
-  }
-  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
-  const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
-  const matches = await findSimilarMany(
-    tx,
-    summary.findings.map((f) => ({ category: f.category, normalizedTitle: normalizeTitle(f.title) })),
-    review.id,
-  );
+  const consensus = consensusOf(input);
+  const similar = await similarKnowledge(tx, input.review, consensus);
   mark('finalize: consensus + knowledge match');
+  const composed = composeCompletion(deps, input, consensus, similar);
+  mark('finalize: render reports');
+  return writeComposedCompletion(deps, tx, input, composed);
+}
+
+/** The merged findings of the panel, or why there are none: every reviewer failed. */
+export type Consensus = { kind: 'failed'; error: { code: string; message: string } } | { kind: 'merged'; summary: ReviewSummary };
+
+/** Merges the reviewers' results (memory only). */
+export function consensusOf(input: Pick<CompletionInput, 'review' | 'project' | 'change' | 'runs'>): Consensus {
+  const { review, project, change, runs } = input;
+  const failed = runs.filter((r) => r.status === 'failed');
+  const panelSize = review.panel.length;
+  if (failed.length === panelSize) {
+    return { kind: 'failed', error: { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` } };
+  }
+  const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
+  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
+  return { kind: 'merged', summary: summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) }) };
+}
+
+/** Shared knowledge like the merged findings, from other reviews of the org (one query), by fingerprint. */
+export async function similarKnowledge(tx: Transaction<Database>, review: Pick<ReviewRow, 'id'>, consensus: Consensus): Promise<Map<string, SimilarEntry>> {
   const similar = new Map<string, SimilarEntry>();
-  for (const f of summary.findings) {
+  if (consensus.kind !== 'merged' || consensus.summary.findings.length === 0) return similar;
+  const { findings } = consensus.summary;
+  const matches = await findSimilarMany(tx, findings.map((f) => ({ category: f.category, normalizedTitle: normalizeTitle(f.title) })), review.id);
+  for (const f of findings) {
     const m = matches.get(`${f.category}\0${normalizeTitle(f.title)}`);
     if (m) similar.set(f.fingerprint, m);
   }
-  const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
+  return similar;
+}
+
+/** What completing writes, composed in memory: the row's new values, its event, and for a merged review its findings and reports. */
+export interface ComposedCompletion {
+  outcome: 'completed' | 'failed';
+  set: Updateable<ReviewsTable>;
+  events: NewEvent[];
+  findings: FindingInsert[];
+  reports: { md: string; json: ReviewReportJson; files: Array<{ path: string; content: string }> } | null;
+}
+
+/** Renders the reports and the rows of a completion (no database, no files). */
+export function composeCompletion(deps: CoreDeps, input: CompletionInput, consensus: Consensus, similar: Map<string, SimilarEntry>): ComposedCompletion {
+  const { review, project, change } = input;
   const now = deps.clock.now();
+  if (consensus.kind === 'failed') {
+    const { error } = consensus;
+    return {
+      outcome: 'failed',
+      set: { status: 'failed', completed_at: now, error: JSON.stringify(error) },
+      events: reviewEventRows(review, input.correlationId, [{ type: 'review.failed', payload: { error } }]),
+      findings: [],
+      reports: null,
+    };
+  }
+  const { summary } = consensus;
+  const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
   const title = `Review of ${project.slug} — task ${review.task_id}`;
   const md = renderMarkdownReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
   const json = toJsonReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
   const sarif = toSarif(summary, { toolVersion: VERSION, ruleCatalog: BUILTIN_RULES });
-  mark('finalize: render reports');
   const dir = deps.config.dataDir;
-  const files = Promise.all([
-    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), md),
-    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), JSON.stringify(json, null, 2)),
-    writeFileAtomic(reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), JSON.stringify(sarif, null, 2)),
-    writeFileAtomic(latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), md),
-  ]);
-  files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
-  const items = findingInserts(summary, similar, project.settings);
-  // Findings, knowledge, the review row, review.completed (and the fallback job): one statement.
-  const written = await writeCompletion(tx, {
-    review,
+  return {
+    outcome: 'completed',
     set: {
       status: 'completed',
       score: summary.score,
@@ -162,21 +184,42 @@ export async function completeReview(
       commit_sha: change.commitSha,
       branch: change.branch,
     },
-    findings: items,
     events: reviewEventRows(review, input.correlationId, [
       { type: 'review.completed', payload: { score: summary.score, verdict: summary.verdict, findings: summary.findings.length } },
     ]),
-    removeJobKey,
-  });
+    findings: findingInserts(summary, similar, project.settings),
+    reports: {
+      md,
+      json,
+      files: [
+        { path: reviewReportPath(dir, review.org_id, project.id, review.id, 'md'), content: md },
+        { path: reviewReportPath(dir, review.org_id, project.id, review.id, 'json'), content: JSON.stringify(json, null, 2) },
+        { path: reviewReportPath(dir, review.org_id, project.id, review.id, 'sarif'), content: JSON.stringify(sarif, null, 2) },
+        { path: latestReportPath(dir, review.org_id, project.id, project.slug, review.task_id), content: md },
+      ],
+    },
+  };
+}
+
+/**
+ * Writes a composed completion: the report files, while findings, knowledge, the review row and
+ * its event (and the fallback job's removal) go in one statement; the files are complete when this
+ * returns, before the caller commits.
+ */
+export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Database>, input: CompletionInput, composed: ComposedCompletion): Promise<Completion> {
+  const { review } = input;
+  const files = Promise.all((composed.reports?.files ?? []).map((f) => writeFileAtomic(f.path, f.content)));
+  files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
+  const written = await writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
   // The reports were just written from memory: not read back (tens of kB per review), nor the target.
-  const row: ReviewRow = { ...written.row, target: review.target, report_md: md, report_json: json };
-  const findings = findingsOut(items, written.findings, review.developer_id);
-  mark('finalize: findings + knowledge + update + event');
+  const row: ReviewRow = { ...written.row, target: review.target, report_md: composed.reports?.md ?? null, report_json: (composed.reports?.json as unknown as ReviewRow['report_json']) ?? null };
+  const findings = findingsOut(composed.findings, written.findings, review.developer_id);
+  input.spans?.mark('finalize: findings + knowledge + update + event');
   // Files are complete before commit: a crash after commit can't leave a completed review
   // without its report; a failed commit leaves a report the retry overwrites.
   await files;
-  mark('finalize: report files (rest)');
-  return { outcome: 'completed', row, findings, knowledgeAdded: written.knowledgeAdded };
+  input.spans?.mark('finalize: report files (rest)');
+  return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */

@@ -4,7 +4,16 @@ import { AppError } from '../errors.js';
 import { withTenant } from '../../db/client.js';
 import { enqueueJob } from '../jobs/enqueue.js';
 import { parseUnifiedDiff } from './diff.js';
-import { afterCompletion, completeReview, type Completion, type ReviewerRunRecord } from './finalize-review.js';
+import {
+  afterCompletion,
+  composeCompletion,
+  consensusOf,
+  similarKnowledge,
+  writeComposedCompletion,
+  type Completion,
+  type CompletionInput,
+  type ReviewerRunRecord,
+} from './finalize-review.js';
 import { reviewerKey } from './panel.js';
 import { withPreparedChange } from './prepare-change.js';
 import { reviewEventRows } from './review-events.js';
@@ -85,11 +94,25 @@ export async function runReviewInline(
         }
       }
       spans.mark('reviewers');
+      const input: CompletionInput = {
+        review: row,
+        project,
+        change,
+        correlationId: row.correlation_id ?? undefined,
+        runs,
+        spans,
+        // The fallback job is not needed any more: taken back with the completion, not run later for nothing.
+        removeJobKey: runReviewJobOptions(row).jobKey,
+      };
+      const consensus = consensusOf(input);
+      spans.mark('finalize: consensus');
       const out = await withTenant(deps.db, row.org_id, async (tx) => {
+        const similar = await similarKnowledge(tx, row, consensus);
+        spans.mark('finalize: begin + knowledge match');
         // Lock, checkpoint and reviewer events in one statement; nothing is written unless the
         // review is still this run's: cancelled meanwhile, or a worker took it over (attempt 2),
         // that path finishes it.
-        const locked = await lockAndCheckpoint(tx, {
+        const locking = lockAndCheckpoint(tx, {
           review: row,
           attempts: row.attempts,
           runs: runs.map((r) => ({ reviewer: r.reviewer, status: r.status, findings: r.findings as unknown[], usage: null, error: r.error, duration_ms: r.durationMs })),
@@ -102,20 +125,16 @@ export async function runReviewInline(
             })),
           ),
         });
-        spans.mark('finalize: lock + checkpoint + reviewer events');
+        locking.catch(() => undefined); // awaited below; a failure to compose first must not leave it unhandled
+        // The reports are rendered while the database runs that statement (it is sent by the next turn).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const composed = composeCompletion(deps, input, consensus, similar);
+        const locked = await locking;
+        spans.mark('finalize: lock + checkpoint + reviewer events (reports rendered meanwhile)');
         if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
         // The completing statement takes the job back; a worker that claims it meanwhile waits for this row's lock.
         clearInterval(keepalive);
-        return completeReview(deps, tx, {
-          review: { ...row, ...locked },
-          project,
-          change,
-          correlationId: row.correlation_id ?? undefined,
-          runs,
-          spans,
-          // The fallback job is not needed any more: taken back with the completion, not run later for nothing.
-          removeJobKey: runReviewJobOptions(row).jobKey,
-        });
+        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...locked } }, composed);
       });
       spans.mark('finalize: commit');
       return out;

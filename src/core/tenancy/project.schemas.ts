@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ReviewerSpec } from '../review/review.schemas.js';
+import { DEFAULT_THRESHOLDS } from '../review/types.js';
 
 export const ProjectSlug = z
   .string()
@@ -21,7 +23,30 @@ export const RepoUrl = z
   .max(2000)
   .refine((s) => !s.startsWith('-') && !/[\0\n\r]/.test(s), 'not a valid repository location');
 
-export const ProjectSettings = z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= 64_000, 'settings too large');
+const Severity = z.number().min(0).max(10);
+
+/**
+ * Project settings. The keys Quorum reads are validated when written — a bad value accepted here
+ * would fail every review of the project later; other keys are kept as given.
+ */
+export const ProjectSettings = z
+  .object({
+    /** The reviewer panel of the project's reviews (default: the five built-in personas). */
+    panel: z.array(ReviewerSpec).min(1).max(20).optional(),
+    /** Consensus score at or above which the verdict is request_changes / comment. */
+    verdict_thresholds: z
+      .object({ request_changes: Severity.optional(), comment: Severity.optional() })
+      .strict()
+      .refine(
+        (t) => (t.comment ?? DEFAULT_THRESHOLDS.comment) <= (t.request_changes ?? DEFAULT_THRESHOLDS.requestChanges),
+        `verdict_thresholds.comment must not exceed request_changes (defaults: comment ${DEFAULT_THRESHOLDS.comment}, request_changes ${DEFAULT_THRESHOLDS.requestChanges})`,
+      )
+      .optional(),
+    /** Findings at or above this severity become shared knowledge (default 7). */
+    knowledge_min_severity: Severity.optional(),
+  })
+  .catchall(z.unknown())
+  .refine((o) => JSON.stringify(o).length <= 64_000, 'settings too large');
 
 export const CreateProjectInput = z.object({
   slug: ProjectSlug,
