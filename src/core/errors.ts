@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   validation_failed: 400,
   invalid_ref: 422,
+  invalid_diff: 422,
   unprocessable: 422,
   unauthenticated: 401,
   invalid_credentials: 401,
@@ -66,6 +67,7 @@ export function exitCodeFor(code: ErrorCode | undefined): number {
     case 'bad_request':
     case 'validation_failed':
     case 'invalid_ref':
+    case 'invalid_diff':
     case 'unprocessable':
     case 'provider_not_configured':
       return 2;

@@ -152,5 +152,27 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     const bad = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(a.api_key), payload: { project_id: 'x', task_id: 't', target: { base: '--upload-pack=evil', head: 'main' } } });
     expect(bad.statusCode).toBe(422);
     expect(bad.json().error.code).toBe('invalid_ref');
+
+    // Text that is no diff at all is refused before anything is written, on both doors.
+    const before = Number((await t.rt.admin.query('select count(*)::int n from reviews where org_id = $1', [a.org_id])).rows[0].n);
+    for (const url of ['/v1/review', '/v1/review/async']) {
+      const junk = await t.app.inject({ method: 'POST', url, headers: auth(a.api_key), payload: { project_id: 'x', task_id: 't', target: { diff: 'this is not a diff' } } });
+      expect(junk.statusCode, url).toBe(422);
+      expect(junk.json().error.code).toBe('invalid_diff');
+    }
+    expect(Number((await t.rt.admin.query('select count(*)::int n from reviews where org_id = $1', [a.org_id])).rows[0].n)).toBe(before);
+
+    // A well-formed ref that names no commit is only known once the repository is read: the sync
+    // answer is that 422, with the failed review's id; so is a project without a repository.
+    const repo = await makeRepo({ 'src/a.ts': 'export const a = 1;\n' });
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'withrepo', repo_url: repo } });
+    const missing = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'withrepo', task_id: 't', target: { base: 'main', head: 'no-such-branch' } } });
+    expect(missing.statusCode, missing.body).toBe(422);
+    expect(missing.json().error.code).toBe('invalid_ref');
+    const failed = await t.app.inject({ url: `/v1/reviews/${missing.json().error.details.review_id}`, headers: auth(a.api_key) });
+    expect(failed.json()).toMatchObject({ status: 'failed', error: { code: 'invalid_ref' } });
+    const norepo = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'x', task_id: 't' } });
+    expect(norepo.statusCode, norepo.body).toBe(422);
+    expect(norepo.json().error.code).toBe('unprocessable');
   });
 });

@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
 import type { RequestContext } from '../tenancy/actor.js';
 import type { ReviewOut, StartReviewInput } from './review.schemas.js';
@@ -18,6 +19,26 @@ export const INLINE_GRACE_MS = 10_000;
  * queue and a worker, and this waits for it.
  */
 export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<{ review: ReviewOut; done: boolean }> {
+  return refusedChangeAsError(await runSyncReviewOnce(deps, ctx, input));
+}
+
+/** Failures that say the request named no reviewable change: the caller's to fix, not the service's. */
+const CHANGE_ERRORS = new Set(['invalid_ref', 'invalid_diff', 'unprocessable']);
+
+/**
+ * A sync review that failed because its change could not be read (a ref that names no commit, a
+ * project without a repository) is answered as that error (422 with its code), the review's id in
+ * the details, like a malformed ref refused up front; the failed review stays listed.
+ */
+function refusedChangeAsError(r: { review: ReviewOut; done: boolean }): { review: ReviewOut; done: boolean } {
+  const err = r.review.error;
+  if (r.done && r.review.status === 'failed' && err && CHANGE_ERRORS.has(err.code)) {
+    throw new AppError(err.code as ErrorCode, err.message, { review_id: r.review.id, review: r.review.links.self });
+  }
+  return r;
+}
+
+async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<{ review: ReviewOut; done: boolean }> {
   const timeoutMs = input.timeout_s * 1000;
   const t0 = Date.now();
   const spans = new Spans();

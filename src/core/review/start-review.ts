@@ -10,6 +10,8 @@ import { auditInsert } from '../tenancy/audit.repo.js';
 import { loadProjectFor } from '../tenancy/project-access.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { tierLimits } from '../tenancy/tiers.js';
+import { AppError } from '../errors.js';
+import { parseUnifiedDiff } from './diff.js';
 import { reviewerKey, resolvePanel } from './panel.js';
 import { reviewEventRows } from './review-events.js';
 import type { ReviewerSpec, ReviewOut, StartReviewInput } from './review.schemas.js';
@@ -63,6 +65,10 @@ function inlineEligible(panel: ReviewerSpec[], target: StoredTarget): boolean {
  * transaction: a review is never accepted without the job that will run it.
  */
 export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput, opts: StartOptions = {}): Promise<StartedReview> {
+  // Text with no file in it is refused, not reviewed into an empty "pass" (a CI job piping a broken diff).
+  if (input.target && 'diff' in input.target && parseUnifiedDiff(input.target.diff).length === 0) {
+    throw new AppError('invalid_diff', 'target.diff is not a unified diff: no file header (diff --git … or --- / +++ lines) was found');
+  }
   return withTenant(
     deps.db,
     ctx.actor.orgId,
