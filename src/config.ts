@@ -28,6 +28,8 @@ function jsonOf<T extends z.ZodType>(schema: T) {
 
 const EnvSchema = z.object({
   QUORUM_DATA_DIR: z.string().min(1).optional(),
+  /** Where local repositories (absolute paths, file://) may be: "any" (default), "none", or directories separated by ":". */
+  QUORUM_LOCAL_REPO_ROOTS: z.string().min(1).optional(),
   DATABASE_URL: z.string().url().optional(),
   DATABASE_ADMIN_URL: z.string().url().optional(),
   QUORUM_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -105,6 +107,12 @@ export type DatabaseMode = 'embedded' | 'external';
 
 export interface Config {
   dataDir: string;
+  /**
+   * Directories a project's local repository (absolute path or file://) must be under; null: any
+   * (one team's own machine), []: none (only remote repositories — an installation shared by orgs
+   * that must not read each other's checkouts on the server's disk).
+   */
+  localRepoRoots: string[] | null;
   database: {
     mode: DatabaseMode;
     /** Runtime connection (tenant work); undefined in embedded mode until the server is started. */
@@ -202,6 +210,15 @@ export class ConfigError extends Error {
   }
 }
 
+function parseLocalRepoRoots(v: string | undefined): string[] | null {
+  if (v === undefined || v.trim() === 'any') return null;
+  if (v.trim() === 'none') return [];
+  const dirs = v.split(':').map((d) => d.trim()).filter(Boolean);
+  const relative = dirs.filter((d) => !path.isAbsolute(d));
+  if (relative.length) throw new ConfigError([`QUORUM_LOCAL_REPO_ROOTS: directories must be absolute (${relative.join(', ')}), or "any" / "none"`]);
+  return dirs.map((d) => path.resolve(d));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<string, string>> = {}): Config {
   const merged = { ...env, ...overrides };
   // Empty strings mean "unset" (common in .env files and CI matrices).
@@ -214,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const dataDir = path.resolve(e.QUORUM_DATA_DIR ?? path.join(os.homedir(), '.quorum'));
   return {
     dataDir,
+    localRepoRoots: parseLocalRepoRoots(e.QUORUM_LOCAL_REPO_ROOTS),
     database: {
       mode: e.DATABASE_URL ? 'external' : 'embedded',
       url: e.DATABASE_URL,

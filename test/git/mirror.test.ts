@@ -82,12 +82,12 @@ describe('project mirrors, targets and diffs', () => {
   });
 
   it('refuses dangerous transports and paths into the data directory', async () => {
-    await rejects(ensureMirror(dataDir, org, randomUUID(), 'ext::sh -c touch% /tmp/pwned'), 'validation_failed');
-    await rejects(ensureMirror(dataDir, org, randomUUID(), path.join(dataDir, 'repos', org, `${project}.git`)), 'validation_failed');
+    await rejects(ensureMirror(dataDir, org, randomUUID(), 'ext::sh -c touch% /tmp/pwned'), 'unprocessable');
+    await rejects(ensureMirror(dataDir, org, randomUUID(), path.join(dataDir, 'repos', org, `${project}.git`)), 'unprocessable');
     // A symlink that leads into the data directory is caught after resolving it.
     const link = path.join(root, 'sneaky');
     await fs.symlink(path.join(dataDir, 'repos'), link);
-    await rejects(ensureMirror(dataDir, org, randomUUID(), path.join(link, org, `${project}.git`)), 'validation_failed');
+    await rejects(ensureMirror(dataDir, org, randomUUID(), path.join(link, org, `${project}.git`)), 'unprocessable');
     const missing = await rejects(ensureMirror(dataDir, org, randomUUID(), path.join(root, 'nope')), 'unprocessable');
     expect(missing.message).not.toContain(root);
     expect(await fs.readdir(path.join(dataDir, 'repos', org))).toEqual([`${project}.git`]);

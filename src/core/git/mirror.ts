@@ -6,7 +6,7 @@ import { GitError, retryOnLock, runGit, scrubPaths } from './git-exec.js';
 import { fetchCoalescer, repoLocks } from './keyed-mutex.js';
 import { mirrorPathFor } from './paths.js';
 import { isValidRef } from './refs.js';
-import { isInside, validateRepoUrl } from './repo-url.js';
+import { assertLocalAllowed, isInside, validateRepoUrl, type RepoPolicy } from './repo-url.js';
 
 /**
  * A bare mirror of each project's repository under the data directory. Quorum reads the user's
@@ -36,6 +36,8 @@ export interface EnsureMirrorOptions {
   /** Fetch an existing mirror (default true: every review sees the repository's current state). */
   fetch?: boolean;
   timeoutMs?: number;
+  /** QUORUM_LOCAL_REPO_ROOTS (null or absent: any local path). */
+  localRoots?: readonly string[] | null | undefined;
 }
 
 export async function ensureMirror(
@@ -46,7 +48,7 @@ export async function ensureMirror(
   opts: EnsureMirrorOptions = {},
 ): Promise<Mirror> {
   const mirror = mirrorPathFor(dataDir, orgId, projectId);
-  const source = await sourceUrl(dataDir, repoUrl);
+  const source = await sourceUrl({ dataDir, localRoots: opts.localRoots }, repoUrl);
   const timeoutMs = opts.timeoutMs ?? NETWORK_TIMEOUT_MS;
   const scrub = (e: unknown) => scrubPaths(e instanceof GitError ? e.message : String(e), [path.resolve(dataDir)]);
 
@@ -75,14 +77,29 @@ export async function ensureMirror(
 }
 
 /** The URL handed to git: validated, and for local repositories the real path (symlinks resolved) re-checked. */
-async function sourceUrl(dataDir: string, repoUrl: string): Promise<string> {
-  const v = validateRepoUrl(repoUrl, { dataDir });
+async function sourceUrl(policy: RepoPolicy, repoUrl: string): Promise<string> {
+  try {
+    return await checkedSource(policy, repoUrl);
+  } catch (e) {
+    // Stored earlier (or reached through a symlink): the request is fine, the project's repository is not.
+    if (e instanceof AppError && e.code === 'validation_failed') throw new AppError('unprocessable', `the project repository cannot be used: ${e.message}`);
+    throw e;
+  }
+}
+
+async function checkedSource(policy: RepoPolicy, repoUrl: string): Promise<string> {
+  const v = validateRepoUrl(repoUrl, policy);
   if (v.localPath === undefined) return v.url;
   const real = await fs.realpath(v.localPath).catch(() => {
     throw new AppError('unprocessable', 'the project repository path does not exist');
   });
-  const realData = await fs.realpath(dataDir).catch(() => path.resolve(dataDir));
+  const realData = await fs.realpath(policy.dataDir).catch(() => path.resolve(policy.dataDir));
   if (isInside(realData, real)) throw new AppError('validation_failed', "invalid repo_url: must not point into Quorum's data directory");
+  // A symlink under an allowed root must not lead out of it.
+  if (policy.localRoots != null) {
+    const realRoots = await Promise.all(policy.localRoots.map((r) => fs.realpath(r).catch(() => r)));
+    assertLocalAllowed(real, realRoots);
+  }
   return real;
 }
 

@@ -27,13 +27,19 @@ export interface ValidRepoUrl {
   localPath?: string;
 }
 
-export function validateRepoUrl(url: unknown, opts: { dataDir: string }): ValidRepoUrl {
+/** Where repositories may be read from: never the data directory; local ones only under `localRoots` (null: anywhere). */
+export interface RepoPolicy {
+  dataDir: string;
+  localRoots?: readonly string[] | null | undefined;
+}
+
+export function validateRepoUrl(url: unknown, opts: RepoPolicy): ValidRepoUrl {
   if (typeof url !== 'string' || url.length === 0) throw invalid('must be a non-empty string');
   if (url.length > MAX_URL_LENGTH) throw invalid(`longer than ${MAX_URL_LENGTH} characters`);
   if (CONTROL.test(url)) throw invalid('contains control characters');
   if (url.startsWith('-')) throw invalid("must not start with '-'");
 
-  if (url.startsWith('/')) return local(url, 'path', opts.dataDir);
+  if (url.startsWith('/')) return local(url, 'path', opts);
 
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'file') {
@@ -46,7 +52,7 @@ export function validateRepoUrl(url: unknown, opts: { dataDir: string }): ValidR
       if (e instanceof AppError) throw e;
       throw invalid('malformed file:// URL');
     }
-    return local(p, 'file', opts.dataDir, url);
+    return local(p, 'file', opts, url);
   }
   if (scheme === 'https' || scheme === 'ssh') {
     let u: URL;
@@ -71,11 +77,22 @@ export function validateRepoUrl(url: unknown, opts: { dataDir: string }): ValidR
   throw invalid('expected https://, ssh://, user@host:path, file:// or an absolute path');
 }
 
-function local(p: string, kind: 'path' | 'file', dataDir: string, url = p): ValidRepoUrl {
+function local(p: string, kind: 'path' | 'file', policy: RepoPolicy, url = p): ValidRepoUrl {
   if (!path.isAbsolute(p)) throw invalid('a local repository must be an absolute path');
   const resolved = path.resolve(p);
-  if (isInside(path.resolve(dataDir), resolved)) throw invalid("must not point into Quorum's data directory");
+  if (isInside(path.resolve(policy.dataDir), resolved)) throw invalid("must not point into Quorum's data directory");
+  assertLocalAllowed(resolved, policy.localRoots);
   return { url, kind, localPath: resolved };
+}
+
+/** A local repository path against the installation's QUORUM_LOCAL_REPO_ROOTS. */
+export function assertLocalAllowed(resolved: string, roots: readonly string[] | null | undefined): void {
+  if (roots == null || roots.some((r) => isInside(r, resolved))) return;
+  throw invalid(
+    roots.length === 0
+      ? 'local repositories are disabled on this server (QUORUM_LOCAL_REPO_ROOTS=none); use an https:// or ssh:// URL'
+      : 'a local repository must be under a directory this server allows (QUORUM_LOCAL_REPO_ROOTS)',
+  );
 }
 
 /** True when `child` is `parent` or below it (lexically; callers resolve symlinks where it matters). */

@@ -44,7 +44,7 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
     return fn({ diffText: target.diff, baseSha: null, headSha: null, commitSha: null, branch: null, worktreePath: null, omittedFiles: [] });
   }
   await waitIfDiskFull(deps, i.review);
-  const mirror = await ensureMirror(deps.config.dataDir, i.review.org_id, i.project.id, i.project.repoUrl);
+  const mirror = await ensureMirror(deps.config.dataDir, i.review.org_id, i.project.id, i.project.repoUrl, { localRoots: deps.config.localRepoRoots });
   await reclaimPreviousAttempt(deps, i, mirror);
   const common = {
     orgId: i.review.org_id,

@@ -13,7 +13,7 @@ import { requireUnrestrictedOrgAdmin } from './rbac.js';
 export async function createProject(deps: CoreDeps, ctx: RequestContext, input: CreateProjectInput): Promise<ProjectOut> {
   requireUnrestrictedOrgAdmin(ctx.actor);
   // Refuses dangerous transports, embedded credentials and paths inside Quorum's own data.
-  if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
+  if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir, localRoots: deps.config.localRepoRoots });
   // Unless told, the project follows its repository's default branch (read before the transaction).
   const defaultBranch = input.default_branch ?? (input.repo_url ? await remoteDefaultBranch(input.repo_url) : undefined) ?? 'main';
   return withTenant(

@@ -16,7 +16,7 @@ export async function updateProject(deps: CoreDeps, ctx: RequestContext, ref: st
     async (tx) => {
       const { project, role } = await loadProjectFor(tx, ctx.actor, ref, 'admin');
       // After authorization: a caller without access learns nothing from validation.
-      if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir });
+      if (input.repo_url) validateRepoUrl(input.repo_url, { dataDir: deps.config.dataDir, localRoots: deps.config.localRepoRoots });
       if (input.slug && input.slug !== project.slug) {
         const taken = await tx.selectFrom('projects').select('id').where('slug', '=', input.slug).executeTakeFirst();
         if (taken) throw new AppError('already_exists', `a project with slug "${input.slug}" already exists in this org`);
