@@ -121,6 +121,22 @@ describe('inline sync reviews', () => {
     expect((await t.rt.admin.query(`select count(*)::int as n from reviewer_runs where review_id = $1`, [started.row.id])).rows[0].n).toBe(0);
   });
 
+  it('writes nothing when a worker took the review over meanwhile (attempt 2): no checkpoint, no event, its job kept', async () => {
+    const started = await startReviewRow(t.rt.deps, ctx(), input('inline-7'), { inline: { graceMs: 60_000 } });
+    expect(started.inline).toBe(true);
+    // As a worker's claim does: the review is its attempt now (no worker runs in this test).
+    await t.rt.admin.query(`update reviews set attempts = 2 where id = $1`, [started.row.id]);
+    const eventsBefore = (await t.rt.admin.query(`select count(*)::int as n from events where review_id = $1`, [started.row.id])).rows[0].n;
+    expect(await runReviewInline(t.rt.deps, started, { owner: inlineOwner(), graceMs: 60_000 })).toBeNull();
+    expect(await review(started.row.id)).toMatchObject({ status: 'running', attempts: 2 });
+    const count = async (table: string) => (await t.rt.admin.query(`select count(*)::int as n from ${table} where review_id = $1`, [started.row.id])).rows[0].n;
+    expect(await count('reviewer_runs')).toBe(0);
+    expect(await count('findings')).toBe(0);
+    expect(await count('events')).toBe(eventsBefore);
+    // Handed over: due now, not removed.
+    expect((await job(started.row.id))?.run_at.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+  });
+
   it('does not run inline what it should not: timeout 0, the async endpoint', async () => {
     const r0 = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { ...input('inline-5'), timeout_s: 0 } });
     expect(r0.statusCode, r0.body).toBe(202);
