@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { afterCursor, cursorAt } from './time-cursor.js';
 
 export interface SimilarEntry {
   developer_id: string;
@@ -68,14 +69,14 @@ export interface KnowledgeOut {
 
 export async function listKnowledge(
   tx: Transaction<Database>,
-  q: { projectId?: string | undefined; text?: string | undefined; limit: number; before?: { at: Date; id: string } | undefined },
-): Promise<KnowledgeOut[]> {
+  q: { projectId?: string | undefined; text?: string | undefined; limit: number; before?: { at: string; id: string } | undefined },
+): Promise<Array<KnowledgeOut & { cursor_at: string }>> {
   let query = tx
     .selectFrom('knowledge as k')
     .leftJoin('users as u', 'u.id', 'k.developer_id')
     .select([
       'k.id', 'k.project_id', 'k.review_id', 'k.finding_id', 'k.developer_id', authorName,
-      'k.category', 'k.title', 'k.file', 'k.severity', 'k.detail', 'k.created_at',
+      'k.category', 'k.title', 'k.file', 'k.severity', 'k.detail', 'k.created_at', cursorAt('k.created_at').as('cursor_at'),
     ])
     .orderBy('k.created_at', 'desc')
     .orderBy('k.id', 'desc')
@@ -85,10 +86,7 @@ export async function listKnowledge(
     const like = `%${q.text.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
     query = query.where((eb) => eb.or([eb('k.title', 'ilike', like), eb('k.detail', 'ilike', like), eb('k.file', 'ilike', like), eb('k.category', 'ilike', like)]));
   }
-  if (q.before) {
-    const b = q.before;
-    query = query.where((eb) => eb.or([eb('k.created_at', '<', b.at), eb.and([eb('k.created_at', '=', b.at), eb('k.id', '<', b.id)])]));
-  }
+  if (q.before) query = query.where(afterCursor('k.created_at', 'k.id', q.before));
   const rows = await query.execute();
   return rows.map((r) => ({ ...r, severity: Number(r.severity), created_at: r.created_at.toISOString() }));
 }

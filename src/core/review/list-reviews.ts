@@ -6,19 +6,11 @@ import type { Page } from '../tenancy/list-projects.js';
 import { isOrgAdmin } from '../tenancy/rbac.js';
 import type { ListReviewsQuery, ReviewOut } from './review.schemas.js';
 import { findingsCount, progressOf, reviewOut } from './reviews.repo.js';
-
-/** Cursor = "<created_at ISO>|<id>" of the last item: stable under concurrent inserts. */
-function decodeCursor(c: string | undefined): { at: Date; id: string } | undefined {
-  if (!c) return undefined;
-  const [at, id] = c.split('|');
-  const d = new Date(at ?? '');
-  if (!id || Number.isNaN(d.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-  return { at: d, id };
-}
+import { afterCursor, cursorAt, decodeTimeCursor, encodeTimeCursor } from './time-cursor.js';
 
 export async function listReviews(deps: CoreDeps, actor: Actor, q: ListReviewsQuery): Promise<Page<ReviewOut>> {
   return withTenant(deps.db, actor.orgId, async (tx) => {
-    let query = tx.selectFrom('reviews').selectAll('reviews').orderBy('reviews.created_at', 'desc').orderBy('reviews.id', 'desc').limit(q.limit + 1);
+    let query = tx.selectFrom('reviews').selectAll('reviews').select(cursorAt('reviews.created_at').as('cursor_at')).orderBy('reviews.created_at', 'desc').orderBy('reviews.id', 'desc').limit(q.limit + 1);
     if (q.project) {
       const { project } = await loadProjectFor(tx, actor, q.project, 'viewer');
       query = query.where('reviews.project_id', '=', project.id);
@@ -39,12 +31,8 @@ export async function listReviews(deps: CoreDeps, actor: Actor, q: ListReviewsQu
     if (q.status) query = query.where('reviews.status', '=', q.status);
     if (q.min_score !== undefined) query = query.where('reviews.score', '>=', String(q.min_score) as never);
     if (q.since) query = query.where('reviews.created_at', '>=', q.since);
-    const cur = decodeCursor(q.cursor);
-    if (cur) {
-      query = query.where((eb) =>
-        eb.or([eb('reviews.created_at', '<', cur.at), eb.and([eb('reviews.created_at', '=', cur.at), eb('reviews.id', '<', cur.id)])]),
-      );
-    }
+    const cur = decodeTimeCursor(q.cursor);
+    if (cur) query = query.where(afterCursor('reviews.created_at', 'reviews.id', cur));
     const rows = await query.execute();
     const page = rows.slice(0, q.limit);
     const ids = page.map((r) => r.id);
@@ -52,7 +40,7 @@ export async function listReviews(deps: CoreDeps, actor: Actor, q: ListReviewsQu
     const last = page.at(-1);
     return {
       items: page.map((r) => reviewOut(r, { completed: progress.get(r.id) ?? 0, findingsCount: counts.get(r.id) ?? 0 })),
-      next_cursor: rows.length > q.limit && last ? `${last.created_at.toISOString()}|${last.id}` : null,
+      next_cursor: rows.length > q.limit && last ? encodeTimeCursor(last.cursor_at, last.id) : null,
     };
   });
 }

@@ -1,3 +1,4 @@
+import { decodeTimeCursor, encodeTimeCursor } from './time-cursor.js';
 import { z } from 'zod';
 import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
@@ -32,11 +33,10 @@ export const KnowledgeEntryOut = z.object({
 export async function searchKnowledge(deps: CoreDeps, actor: Actor, projectRef: string, q: SearchKnowledgeQuery): Promise<Page<KnowledgeOut>> {
   return withTenant(deps.db, actor.orgId, async (tx) => {
     const { project } = await loadProjectFor(tx, actor, projectRef, 'viewer');
-    const [at, id] = (q.cursor ?? '').split('|');
-    const before = at && id && !Number.isNaN(new Date(at).getTime()) ? { at: new Date(at), id } : undefined;
+    const before = decodeTimeCursor(q.cursor);
     const rows = await listKnowledge(tx, { projectId: project.id, text: q.q, limit: q.limit + 1, before });
     const items = rows.slice(0, q.limit);
     const last = items.at(-1);
-    return { items, next_cursor: rows.length > q.limit && last ? `${last.created_at}|${last.id}` : null };
+    return { items: items.map(({ cursor_at: _cursor, ...k }) => k), next_cursor: rows.length > q.limit && last ? encodeTimeCursor(last.cursor_at, last.id) : null };
   });
 }
