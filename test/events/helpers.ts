@@ -50,7 +50,7 @@ export async function createCluster(n: number): Promise<Cluster> {
     // Its own hub besides the runtime's: a reconnect backoff starting at 200 ms leaves test (f) a
     // window in which nobody listens.
     const hub = new EventHub({ db: rt.deps.db, logger, role: config.database.appRole, applicationName: `quorum-events-${i}`, backoffMinMs: 200 });
-    await hub.start(rt.appPool);
+    await hub.start(rt.appConnection);
     procs.push({ rt, hub, deps: { ...rt.deps, events: hub } });
   }
   const admin = new pg.Pool({ connectionString: db.adminUrl, max: 2 });

@@ -51,9 +51,10 @@ export class EventHub extends EventEmitter implements WakeSource {
   }
 
   /** Connects and LISTENs (throws if the first attempt fails: a boot-time misconfiguration); later drops reconnect forever. */
-  async start(source: pg.Pool | string): Promise<void> {
+  async start(source: pg.ClientConfig | string): Promise<void> {
     if (!this.stopped) return;
-    const base: pg.ClientConfig = typeof source === 'string' ? { connectionString: source } : { ...source.options };
+    // A connection config, not a pool: a copy of pool.options loses the password (pg keeps it non-enumerable).
+    const base: pg.ClientConfig = typeof source === 'string' ? { connectionString: source } : { ...source };
     // A dedicated client, not a pool checkout: it lives forever and must not shrink the pool.
     this.clientConfig = { ...base, application_name: this.o.applicationName, keepAlive: true, statement_timeout: undefined };
     this.stopped = false;
