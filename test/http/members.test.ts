@@ -126,4 +126,30 @@ describe('project members', () => {
     } while (cursor);
     expect(seen).toEqual(ids.sort());
   });
+
+  it('names people by email as well as by id: members, and the developer filter of reviews', async () => {
+    const a = await newOrg(t, 'own@email.test', 'Email Org');
+    const bob = await addOrgMember(t, a, 'bob@email.test');
+    const other = await newOrg(t, 'own@elsewhere.test', 'Elsewhere');
+    const p = await createProjectVia(t, a.api_key, 'api');
+    const h = auth(a.api_key);
+    const put = await t.app.inject({ method: 'PUT', url: '/v1/projects/api/members/Bob@Email.test', headers: h, payload: { role: 'reviewer' } });
+    expect(put.statusCode, put.body).toBe(200);
+    expect(put.json()).toMatchObject({ project_id: p.id, user_id: bob.user_id, role: 'reviewer' });
+    expect((await t.app.inject({ url: '/v1/projects/api/members/bob@email.test', headers: h })).json().user_id).toBe(bob.user_id);
+    // Someone of another org, or nobody: not found, and nothing leaks about them.
+    for (const who of ['own@elsewhere.test', 'nobody@email.test']) {
+      const r = await t.app.inject({ method: 'PUT', url: `/v1/projects/api/members/${who}`, headers: h, payload: { role: 'viewer' } });
+      expect(r.statusCode, who).toBe(404);
+      expect(r.body).not.toContain(other.user_id);
+    }
+    const rv = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(bob.api_key), payload: { project_id: 'api', task_id: 'b1', target: { diff: 'diff --git a/x.ts b/x.ts\nnew file mode 100644\n--- /dev/null\n+++ b/x.ts\n@@ -0,0 +1 @@\n+export const x = 1;\n' } } });
+    expect(rv.statusCode, rv.body).toBe(202);
+    const mine = await t.app.inject({ url: '/v1/reviews?developer=bob@email.test', headers: h });
+    expect(mine.json().items.map((r: { id: string }) => r.id)).toEqual([rv.json().id]);
+    expect((await t.app.inject({ url: `/v1/reviews?developer=${a.user_id}`, headers: h })).json().items).toEqual([]);
+    expect((await t.app.inject({ url: '/v1/reviews?developer=nobody@email.test', headers: h })).statusCode).toBe(404);
+    const del = await t.app.inject({ method: 'DELETE', url: '/v1/projects/api/members/bob@email.test', headers: h });
+    expect(del.json()).toEqual({ project_id: p.id, user_id: bob.user_id, removed: true });
+  });
 });

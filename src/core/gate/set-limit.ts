@@ -1,3 +1,4 @@
+import { findMember } from '../tenancy/orgs.repo.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { CoreDeps } from '../deps.js';
@@ -25,10 +26,9 @@ async function resolveSubject(tx: Transaction<Database>, orgId: string, scope: S
     return p.id;
   }
   if (scope === 'user') {
-    const q = tx.selectFrom('org_memberships as m').innerJoin('users as u', 'u.id', 'm.user_id').select('u.id');
-    const row = await (isUuid(ref) ? q.where('u.id', '=', ref) : q.where('u.email', '=', ref.toLowerCase())).executeTakeFirst();
-    if (!row) throw notFound('member');
-    return row.id;
+    const member = await findMember(tx, ref);
+    if (!member) throw notFound('member');
+    return member.userId;
   }
   if (!isUuid(ref)) throw notFound('API key');
   const key = await tx.selectFrom('api_keys').select('id').where('id', '=', ref).executeTakeFirst();

@@ -3,6 +3,7 @@ import { withTenant } from '../../db/client.js';
 import type { Actor } from '../tenancy/actor.js';
 import { loadProjectFor } from '../tenancy/project-access.js';
 import type { Page } from '../tenancy/list-projects.js';
+import { memberIdOf } from '../tenancy/orgs.repo.js';
 import { isOrgAdmin } from '../tenancy/rbac.js';
 import type { ListReviewsQuery, ReviewOut } from './review.schemas.js';
 import { findingsCount, progressOf, reviewOut } from './reviews.repo.js';
@@ -26,7 +27,7 @@ export async function listReviews(deps: CoreDeps, actor: Actor, q: ListReviewsQu
         query = query.where('reviews.project_id', 'in', actor.keyProjectIds.length ? actor.keyProjectIds : ['00000000-0000-0000-0000-000000000000']);
       }
     }
-    if (q.developer) query = query.where('reviews.developer_id', '=', q.developer);
+    if (q.developer) query = query.where('reviews.developer_id', '=', await memberIdOf(tx, q.developer));
     if (q.task_id) query = query.where('reviews.task_id', '=', q.task_id);
     if (q.status) query = query.where('reviews.status', '=', q.status);
     if (q.min_score !== undefined) query = query.where('reviews.score', '>=', String(q.min_score) as never);

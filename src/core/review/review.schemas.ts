@@ -105,7 +105,7 @@ export type ReviewOut = z.infer<typeof ReviewOut>;
 
 export const ListReviewsQuery = z.object({
   project: NoControl.min(1).max(200).optional(),
-  developer: z.string().uuid().optional(),
+  developer: NoControl.min(1).max(320).optional().describe('user id or email'),
   task_id: NoControl.min(1).max(100).optional(),
   status: ReviewStatus.optional(),
   min_score: z.coerce.number().min(0).max(10).optional(),

@@ -3,14 +3,16 @@ import { notFound } from '../errors.js';
 import { withTenant } from '../../db/client.js';
 import type { Actor } from './actor.js';
 import type { ProjectMemberOut } from './member.schemas.js';
+import { memberIdOf } from './orgs.repo.js';
 import { loadProjectFor } from './project-access.js';
 
-export async function getProjectMember(deps: CoreDeps, actor: Actor, ref: string, userId: string): Promise<ProjectMemberOut> {
+export async function getProjectMember(deps: CoreDeps, actor: Actor, ref: string, userRef: string): Promise<ProjectMemberOut> {
   return withTenant(
     deps.db,
     actor.orgId,
     async (tx) => {
       const { project } = await loadProjectFor(tx, actor, ref, 'viewer');
+      const userId = await memberIdOf(tx, userRef);
       const r = await tx
         .selectFrom('project_members as pm')
         .innerJoin('users as u', 'u.id', 'pm.user_id')

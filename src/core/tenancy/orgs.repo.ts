@@ -1,6 +1,7 @@
 import { sql, type Selectable, type Transaction } from 'kysely';
 import type { Database, InvitesTable } from '../../db/schema.js';
 import type { Tx } from '../../db/client.js';
+import { AppError } from '../errors.js';
 import type { OrgRole, Tier } from './actor.js';
 import type { InviteOut, MemberOut } from './org.schemas.js';
 
@@ -64,6 +65,24 @@ export async function getMember(tx: Transaction<Database>, userId: string): Prom
 export async function findMemberByEmail(tx: Transaction<Database>, email: string): Promise<Member | undefined> {
   const r = await membersQuery(tx).where(sql<boolean>`lower(u.email) = lower(${email})`).executeTakeFirst();
   return r && toMember(r);
+}
+
+/** A member of the current org named by user id or email (how people name each other), else undefined. */
+export async function findMember(tx: Transaction<Database>, ref: string): Promise<Member | undefined> {
+  return UUID_RE.test(ref) ? getMember(tx, ref) : ref.includes('@') ? findMemberByEmail(tx, ref) : undefined;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The user id a request names (id or email of a member of the current org). An id that is no
+ * longer a member's is kept as given: rows about a person who left still name them.
+ */
+export async function memberIdOf(tx: Transaction<Database>, ref: string): Promise<string> {
+  const m = await findMember(tx, ref);
+  if (m) return m.userId;
+  if (UUID_RE.test(ref)) return ref;
+  throw new AppError('not_found', 'no member of this org has that email');
 }
 
 export async function countOwners(tx: Transaction<Database>): Promise<number> {

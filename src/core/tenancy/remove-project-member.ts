@@ -3,6 +3,7 @@ import { notFound } from '../errors.js';
 import { withTenant } from '../../db/client.js';
 import type { RequestContext } from './actor.js';
 import { insertAudit } from './audit.repo.js';
+import { memberIdOf } from './orgs.repo.js';
 import { loadProjectFor } from './project-access.js';
 
 /** Removes an explicit project membership (project admin). Org admins keep their implicit admin role. */
@@ -10,13 +11,14 @@ export async function removeProjectMember(
   deps: CoreDeps,
   ctx: RequestContext,
   ref: string,
-  userId: string,
+  userRef: string,
 ): Promise<{ project_id: string; user_id: string; removed: true }> {
   return withTenant(
     deps.db,
     ctx.actor.orgId,
     async (tx) => {
       const { project } = await loadProjectFor(tx, ctx.actor, ref, 'admin');
+      const userId = await memberIdOf(tx, userRef);
       const row = await tx
         .deleteFrom('project_members')
         .where('project_id', '=', project.id)

@@ -4,6 +4,7 @@ import { withTenant } from '../../db/client.js';
 import type { RequestContext } from './actor.js';
 import { insertAudit } from './audit.repo.js';
 import type { ProjectMemberOut, SetProjectMemberInput } from './member.schemas.js';
+import { memberIdOf } from './orgs.repo.js';
 import { loadProjectFor } from './project-access.js';
 
 /** Grants or changes a member's role on a project (project admin). The user must belong to the org. */
@@ -11,7 +12,7 @@ export async function setProjectMember(
   deps: CoreDeps,
   ctx: RequestContext,
   ref: string,
-  userId: string,
+  userRef: string,
   input: SetProjectMemberInput,
 ): Promise<ProjectMemberOut> {
   return withTenant(
@@ -19,6 +20,7 @@ export async function setProjectMember(
     ctx.actor.orgId,
     async (tx) => {
       const { project } = await loadProjectFor(tx, ctx.actor, ref, 'admin');
+      const userId = await memberIdOf(tx, userRef);
       // RLS scopes org_memberships and users to this org: another org's user is simply not found.
       const user = await tx
         .selectFrom('org_memberships as m')

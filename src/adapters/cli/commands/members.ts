@@ -15,7 +15,7 @@ export function registerMembers(program: Command): void {
       `
 Examples:
   quorum members list --project web
-  quorum members set 5b0d3f52-… reviewer --project web
+  quorum members set bob@example.com reviewer --project web
   quorum members remove 5b0d3f52-… --project web --json`,
     );
 

@@ -137,16 +137,32 @@ Examples:
     .option('--project <project>', 'only this project')
     .option('--status <status>', 'queued, running, completed, failed or cancelled')
     .option('--task <task_id>', 'only this task')
-    .option('--limit <n>', 'at most n', '50')
-    .action(async (o: { project?: string; status?: string; task?: string; limit: string }, cmd: Command) =>
+    .option('--developer <user>', "only this developer's (user id or email)")
+    .option('--min-score <score>', 'only reviews scoring at least this (0-10)')
+    .option('--since <date>', 'only reviews created at or after this ISO 8601 date or time')
+    .option('--limit <n>', 'at most n, newest first (more than 200: several pages)', '50')
+    .action(async (o: { project?: string; status?: string; task?: string; developer?: string; minScore?: string; since?: string; limit: string }, cmd: Command) =>
       withClient(cmd, async (c, g) => {
-        const q = new URLSearchParams({ limit: o.limit });
+        const want = Number(o.limit);
+        if (!Number.isInteger(want) || want < 1) throw new Error('--limit must be a positive whole number');
+        const q = new URLSearchParams();
         if (o.project) q.set('project', o.project);
         if (o.status) q.set('status', o.status);
         if (o.task) q.set('task_id', o.task);
-        const page = expectOk(await c.request('GET', `/v1/reviews?${q}`)) as { items: Array<Record<string, unknown>> };
-        const rows = page.items.map((r) => ({ ...r, progress: `${(r.progress as Review['progress']).completed}/${(r.progress as Review['progress']).total}` }));
-        output(!!g.json, page.items, rows, ['id', 'task_id', 'status', 'progress', 'score', 'verdict', 'findings_count', 'created_at']);
+        if (o.developer) q.set('developer', o.developer);
+        if (o.minScore) q.set('min_score', o.minScore);
+        if (o.since) q.set('since', o.since);
+        const items: Array<Record<string, unknown>> = [];
+        let cursor: string | null = null;
+        do {
+          q.set('limit', String(Math.min(200, want - items.length)));
+          if (cursor) q.set('cursor', cursor);
+          const page = expectOk(await c.request('GET', `/v1/reviews?${q}`)) as { items: Array<Record<string, unknown>>; next_cursor: string | null };
+          items.push(...page.items);
+          cursor = page.next_cursor;
+        } while (cursor && items.length < want);
+        const rows = items.map((r) => ({ ...r, progress: `${(r.progress as Review['progress']).completed}/${(r.progress as Review['progress']).total}` }));
+        output(!!g.json, items, rows, ['id', 'task_id', 'status', 'progress', 'score', 'verdict', 'findings_count', 'created_at']);
       }),
     );
   reviews

@@ -12,7 +12,12 @@ import { errorResponses, pageOf, ProjectParam } from './common.schemas.js';
 
 // PostgreSQL text cannot hold control characters like NUL: refuse them as bad input, not a 500.
 const ProjectRefParam = ProjectParam.extend({ project: ProjectParam.shape.project.regex(/^\P{Cc}+$/u, 'project: an id or a slug') });
-const MemberParams = ProjectRefParam.extend({ user: z.string().uuid() });
+const UserRef = z
+  .string()
+  .max(320)
+  .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[^\s@\p{Cc}]+@[^\s@\p{Cc}]+)$/iu, 'user: a user id or an email')
+  .describe('user id or email of an org member');
+const MemberParams = ProjectRefParam.extend({ user: UserRef });
 
 export function memberRoutes(app: FastifyInstance, deps: CoreDeps): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
