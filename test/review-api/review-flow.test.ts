@@ -61,6 +61,10 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     expect(sarif.runs[0].results.length).toBe(review.findings.length);
     const json = (await t.app.inject({ url: `/v1/reviews/${review.id}/report.json`, headers: auth(a.api_key) })).json();
     expect(json.schema_version).toBe('1.0');
+    expect(json.review).toEqual({
+      id: review.id, org_id: a.org_id, project_id: review.project_id, project: 'api', task_id: review.task_id, developer_id: a.user_id,
+      base_sha: review.base_sha, head_sha: review.head_sha, commit_sha: review.commit_sha, created_at: review.created_at,
+    });
 
     const ev = await t.rt.admin.query(`select type, payload from events where review_id = $1 order by id`, [review.id]);
     const types = ev.rows.map((r) => r.type);

@@ -166,7 +166,23 @@ export function composeCompletion(deps: CoreDeps, input: CompletionInput, consen
   const notes = new Map([...similar].map(([k, v]) => [k, v.note]));
   const title = `Review of ${project.slug} — task ${review.task_id}`;
   const md = renderMarkdownReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
-  const json = toJsonReport(summary, { title, similar: notes, generatedAt: now.toISOString() });
+  const json = toJsonReport(summary, {
+    title,
+    similar: notes,
+    generatedAt: now.toISOString(),
+    review: {
+      id: review.id,
+      org_id: review.org_id,
+      project_id: review.project_id,
+      project: project.slug,
+      task_id: review.task_id,
+      developer_id: review.developer_id,
+      base_sha: change.baseSha,
+      head_sha: change.headSha,
+      commit_sha: change.commitSha,
+      created_at: review.created_at.toISOString(),
+    },
+  });
   const sarif = toSarif(summary, { toolVersion: VERSION, ruleCatalog: BUILTIN_RULES });
   const dir = deps.config.dataDir;
   return {

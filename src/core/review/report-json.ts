@@ -27,8 +27,24 @@ export const ReportFindingSchema = z.object({
   similar: z.string().nullable().describe('note about similar findings in the shared knowledge base'),
 });
 
+export const ReportReviewSchema = z
+  .object({
+    id: z.string().uuid(),
+    org_id: z.string().uuid(),
+    project_id: z.string().uuid(),
+    project: z.string().describe('project slug'),
+    task_id: z.string(),
+    developer_id: z.string().uuid().describe('the developer whose review this is'),
+    base_sha: z.string().nullable(),
+    head_sha: z.string().nullable(),
+    commit_sha: z.string().nullable().describe('the commit Quorum made of a submitted diff, if any'),
+    created_at: z.string(),
+  })
+  .describe('which review this report is of (added within 1.0: absent in reports written before it)');
+
 export const ReviewReportSchema = z.object({
   schema_version: z.literal(REPORT_SCHEMA_VERSION),
+  review: ReportReviewSchema.optional(),
   title: z.string(),
   generated_at: z.string().nullable(),
   score: z.number().min(0).max(10),
@@ -44,6 +60,7 @@ export type ReviewReportJson = z.infer<typeof ReviewReportSchema>;
 
 export interface JsonReportOptions {
   title: string;
+  review?: z.infer<typeof ReportReviewSchema>;
   generatedAt?: string;
   similar?: ReadonlyMap<string, string>;
 }
@@ -51,6 +68,7 @@ export interface JsonReportOptions {
 export function toJsonReport(summary: ReviewSummary, options: JsonReportOptions): ReviewReportJson {
   return {
     schema_version: REPORT_SCHEMA_VERSION,
+    ...(options.review && { review: options.review }),
     title: options.title,
     generated_at: options.generatedAt ?? null,
     score: summary.score,

@@ -154,6 +154,7 @@ export async function runReviewInline(
   // the answer waits for the re-export (shared with concurrent reviews of the project), so a caller
   // that reads the file after the answer finds its entries there.
   await afterCompletion(deps, project, done);
+  spans.mark('answer: KNOWLEDGE.md export');
   log.debug({ spans }, 'inline review timings');
   const labels = { org: row.org_id, project: row.project_id };
   deps.metrics.reviews.inc({ ...labels, status: done.outcome });
