@@ -1,4 +1,3 @@
-import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodic, runSingleton, type SingletonHandle, type SingletonStatus } from '../../src/adapters/worker/singleton.js';
@@ -18,7 +17,7 @@ describe('runSingleton: a session advisory lock, one holder at a time', () => {
   });
   afterAll(async () => rt?.close());
 
-  const connection = () => ({ ...(rt.appPool as unknown as { options: pg.ClientConfig }).options });
+  const connection = () => rt.appConnection;
 
   it('three candidates: exactly one runs the body at any time; the lock moves when the holder stops or its session is killed', async () => {
     const name = 'test-singleton-a';

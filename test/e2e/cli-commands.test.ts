@@ -42,9 +42,13 @@ describe('CLI: members, knowledge, audit, org, auth, plan, health (real processe
     // A teammate joins by invite and gets a project role.
     const inv = JSON.parse(await ok(['users', 'invite', 'tom@cli.test', '--json'], o)) as { id: string; token: string };
     expect(await ok(['users', 'invites'], o)).toContain('tom@cli.test');
-    const signup = JSON.parse(await ok(['auth', 'signup', '--email', 'tom@cli.test', '--name', 'Tom', '--invite', inv.token], { ...env, QUORUM_PASSWORD: 'correct horse battery staple' })) as { user: { id: string } };
+    const signup = JSON.parse(await ok(['auth', 'signup', '--email', 'tom@cli.test', '--name', 'Tom', '--invite', inv.token], { ...env, QUORUM_PASSWORD: 'correct horse battery staple' })) as { user: { id: string }; access_token: string };
     const tom = signup.user.id;
-    const set = JSON.parse(await ok(['members', 'set', tom, 'reviewer', '--project', 'web', '--json'], o)) as { role: string };
+    // The token signup printed is all Tom holds: with it he creates his first API key.
+    const tomKey = JSON.parse(await ok(['keys', 'create', 'laptop', '--json'], { ...env, QUORUM_API_KEY: signup.access_token })) as { api_key: string };
+    expect(tomKey.api_key).toMatch(/^qk_/);
+    const set = JSON.parse(await ok(['members', 'set', 'tom@cli.test', 'reviewer', '--project', 'web', '--json'], o)) as { role: string; user_id: string };
+    expect(set.user_id).toBe(tom);
     expect(set.role).toBe('reviewer');
     expect(await ok(['members', 'list', '--project', 'web'], o)).toMatch(/^USER_ID\s+EMAIL.*\n.*tom@cli\.test\s+Tom\s+reviewer/m);
     expect((JSON.parse(await ok(['members', 'show', tom, '--project', 'web', '--json'], o)) as { role: string }).role).toBe('reviewer');

@@ -27,7 +27,12 @@ export interface ClientOptions {
 
 export async function openClient(config: Config, opts: ClientOptions): Promise<ApiClient> {
   const headers: Record<string, string> = { 'user-agent': 'quorum-cli', accept: 'application/json' };
-  if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
+  // An API key (qk_…) or an access token from `quorum auth login` / `auth signup`: the one a new
+  // developer holds before they have created their first key.
+  if (opts.apiKey) {
+    if (opts.apiKey.startsWith('qk_')) headers['x-api-key'] = opts.apiKey;
+    else headers.authorization = `Bearer ${opts.apiKey}`;
+  }
   if (opts.url) {
     const base = opts.url.replace(/\/+$/, '');
     return {
