@@ -33,7 +33,8 @@ describe('runSingleton: a session advisory lock, one holder at a time', () => {
             running++;
             maxRunning = Math.max(maxRunning, running);
             ticksBy.set(holder, (ticksBy.get(holder) ?? 0) + 1);
-            await new Promise((r) => setTimeout(r, 5));
+            // Long enough that a stop almost always lands mid-tick (the successor must wait for it).
+            await new Promise((r) => setTimeout(r, 40));
             running--;
           }),
         },

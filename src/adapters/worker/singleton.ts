@@ -141,7 +141,12 @@ export function runSingleton(spec: SingletonSpec, o: SingletonOptions): Singleto
     const lostP = new Promise<Error>((r) => (onLost = r));
     c.on('error', (e) => onLost(e));
     c.on('end', () => onLost(new Error('lock connection ended')));
-    const onStop = () => void c.end().catch(() => {});
+    // A stop ends a session still connecting or queueing at once. A held one is ended only after
+    // its body has returned (the `stopped` branch below): ending it here would hand the lock to a
+    // waiter while a tick still runs — two bodies at once.
+    const onStop = () => {
+      if (state !== 'held') void c.end().catch(() => {});
+    };
     stopper.signal.addEventListener('abort', onStop, { once: true });
     try {
       // Raced with the session's end: pg never settles connect() when end() is called while it
@@ -224,7 +229,7 @@ export function runSingleton(spec: SingletonSpec, o: SingletonOptions): Singleto
     status,
     stop: async () => {
       stopper.abort();
-      void client?.end().catch(() => {});
+      if (state !== 'held') void client?.end().catch(() => {});
       await loop;
     },
   };
