@@ -113,7 +113,9 @@ export async function readKnowledgeDelta(
   const { rows } = await sql<{ watermark: string; total: number; names: Record<string, string> } & Partial<Omit<KnowledgeDeltaRow, 'at_us' | 'created_at'>> & { at_us: string | null; created_at: Date | null }>`
     -- The new rows through the (project, xid) index: a few rows, not the whole project filtered.
     with recent as materialized (
-      select id from knowledge where project_id = ${q.projectId} and xid >= ${q.sinceXid}::xid8 and id <> all(${q.known}::uuid[])
+      select id from knowledge where project_id = ${q.projectId} and xid >= ${q.sinceXid}::xid8
+         -- Hashed, not compared one by one: while a long transaction holds the xmin back, the known list grows.
+         and id not in (select unnest(${q.known}::uuid[]))
     )
     select m.watermark, m.total, m.names, d.*
       from (select pg_snapshot_xmin(pg_current_snapshot())::text as watermark,
