@@ -125,6 +125,20 @@ describe('crypto and TLS', () => {
   });
 
   it.each([
+    ['app/auth.py', ['def hash_password(pw):', '    return hashlib.md5(pw.encode()).hexdigest()']],
+    ['src/auth.ts', ['export function hashPassword(p: string): string {', "  const h = createHash('sha1');", '  return h.update(p).digest("hex");', '}']],
+    ['src/sign.ts', ['const signPayload = (body) =>', "  createHash('md5').update(body + KEY).digest('hex');"]],
+  ])('a weak hash inside a function named for a secret (%s)', async (path, lines) => {
+    expect(await rules(newFile(path, lines))).toContain('crypto/weak-hash-for-secret');
+  });
+
+  it('a weak hash under an unrelated function stays quiet, also when a secret-named function is further up', async () => {
+    const lines = ['def hash_password(pw):', '    return argon2.hash(pw)', '', 'def cache_key(body):', '    return hashlib.md5(body).hexdigest()'];
+    expect(await rules(newFile('app/cache.py', lines))).toEqual([]);
+    expect(await rules(newFile('src/etag.ts', ['export function etagOf(body: string): string {', "  return createHash('md5').update(body).digest('hex');", '}']))).toEqual([]);
+  });
+
+  it.each([
     "const etag = createHash('md5').update(body).digest('hex');",
     "const c = crypto.createCipheriv('aes-256-gcm', key, iv);",
     '// never set rejectUnauthorized: false here',

@@ -51,14 +51,33 @@ const TLS_OFF: { re: RegExp; what: string }[] = [
   { re: /strictSSL\s*:\s*false|insecure\s*:\s*true\b.*\b(?:https|tls|agent)|VERIFY_NONE/i, what: 'TLS verification turned off' },
 ];
 
+/** A function header (def, function, func, fn, an arrow or a method) on one line. */
+const FUNCTION_HEADER = /^\s*(?:(?:export\s+)?(?:async\s+)?(?:def|function\*?|func|fn)\s+[\w$]+|(?:export\s+)?(?:const|let|var)\s+[\w$]+\s*=\s*(?:async\s*)?(?:\([^)]*\)|[\w$]+)\s*=>|(?:public|private|protected|static|async|\s)*[\w$]+\s*\([^)]*\)\s*(?::\s*[\w<>[\], |]+)?\s*\{\s*$)/;
+/** How far above a weak hash its function's name is looked for (added lines only). */
+const HEADER_LOOKBACK = 6;
+
+/**
+ * The name of the function a line sits in, when its header is among the few added lines just
+ * above: `def hash_password(pw):` makes the md5 on the next line a password hash.
+ */
+function enclosingHeader(added: DiffFile['added'], i: number): string | undefined {
+  for (let j = i - 1; j >= 0 && j >= i - HEADER_LOOKBACK; j--) {
+    const prev = added[j]!;
+    if (prev.line !== added[j + 1]!.line - 1) return undefined; // not contiguous: another place
+    // camelCase split into words, so signPayload reads as “sign payload”.
+    if (FUNCTION_HEADER.test(prev.text)) return prev.text.replace(/([a-z0-9])([A-Z])/g, '$1 $2');
+  }
+  return undefined;
+}
+
 export function detectWeakCryptoAndTls(file: DiffFile): RuleHit[] {
   const lang = languageOf(file.path);
   if (lang === 'docs' || lang === 'other') return [];
   const hits: RuleHit[] = [];
-  for (const { line, text } of file.added) {
+  for (const [i, { line, text }] of file.added.entries()) {
     if (isCommentOnly(text, lang)) continue;
     const weakHash = WEAK_HASH.exec(text);
-    if (weakHash && SECRET_CONTEXT.test(text)) {
+    if (weakHash && (SECRET_CONTEXT.test(text) || SECRET_CONTEXT.test(enclosingHeader(file.added, i) ?? ''))) {
       hits.push(hit(CRYPTO_RULES.weakHashForSecret, file.path, line, line, `\`${weakHash[0]}\` protects a secret; MD5 and SHA-1 are fast and collision-prone, so hashes are cracked or forged cheaply.`));
     }
     if (/\bcreate(?:De)?[Cc]ipher\s*\(/.test(text)) {
