@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RULES, runBuiltinPanel } from '../../src/core/llm/builtin/index.js';
 import { parseUnifiedDiff } from '../../src/core/review/diff.js';
+import { codeSpan, escapeProse } from '../../src/core/review/report-md.js';
 import { fingerprint } from '../../src/core/review/fingerprint.js';
 import { renderMarkdownReport, reviewReportJsonSchema, ReviewReportSchema, toJsonReport, toSarif, sarifLevel, type SarifLog } from '../../src/core/review/report.js';
 import { summarizeReview } from '../../src/core/review/summary.js';
@@ -61,6 +62,16 @@ describe('Markdown report', () => {
     expect(md).not.toContain('<script>');
     expect(md).toContain('&lt;script&gt;');
     expect(md).toContain('\\*interpolated\\*');
+  });
+
+  it('keeps `code` in reviewer prose as inline code, literal inside, escaped around it', () => {
+    expect(escapeProse('`eval` runs <b>any</b> string: `a < b && x_y`, and a lone ` stays text')).toBe(
+      '`eval` runs &lt;b&gt;any&lt;/b&gt; string: `a < b && x_y`, and a lone \\` stays text',
+    );
+    expect(escapeProse('`</code><script>alert(1)</script>`')).toBe('`</code><script>alert(1)</script>`'); // a code span renders it as text
+    expect(escapeProse('*bold* `x`\n`y` [link](http://e)')).toBe('\\*bold\\* `x`\n`y` \\[link\\](http://e)');
+    expect(codeSpan('src/my_file.ts')).toBe('`src/my_file.ts`');
+    expect(codeSpan('odd`name.ts')).toBe('`` odd`name.ts ``');
   });
 
   it('says so when there is nothing to report', () => {

@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
-import { escapeMarkdown } from './report-md.js';
+import { codeSpan, escapeMarkdown, escapeProse } from './report-md.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { FORMER_MEMBER, lockProjectKnowledge, readKnowledgeDelta, type KnowledgeDeltaRow, type KnowledgeOut } from './knowledge.repo.js';
@@ -27,8 +27,8 @@ function header(projectSlug: string, count: number): string {
  */
 function sectionParts(e: KnowledgeOut): { head: string; tail: string } {
   return {
-    head: [`## ${escapeMarkdown(e.title)}`, '', `- **${e.category}**, severity ${e.severity}, \`${escapeMarkdown(e.file)}\``, '- found by '].join('\n'),
-    tail: ` on ${e.created_at.slice(0, 10)} (review ${e.review_id})\n\n${escapeMarkdown(e.detail)}\n`,
+    head: [`## ${escapeMarkdown(e.title)}`, '', `- **${e.category}**, severity ${e.severity}, ${codeSpan(e.file)}`, '- found by '].join('\n'),
+    tail: ` on ${e.created_at.slice(0, 10)} (review ${e.review_id})\n\n${escapeProse(e.detail)}\n`,
   };
 }
 

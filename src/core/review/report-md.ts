@@ -26,6 +26,28 @@ export function escapeMarkdown(text: string): string {
     .replace(/([\\`*_[\]|#])/g, '\\$1');
 }
 
+/**
+ * Free text that marks code with backticks (rule details, model explanations): each `span` on one
+ * line stays an inline code span — rendered literally, so nothing inside needs escaping and nothing
+ * inside can become markup — and the text around it is escaped as above.
+ */
+export function escapeProse(text: string): string {
+  const out: string[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/`([^`\r\n]+)`/g)) {
+    out.push(escapeMarkdown(text.slice(last, m.index)), `\`${m[1]}\``);
+    last = m.index + m[0].length;
+  }
+  out.push(escapeMarkdown(text.slice(last)));
+  return out.join('');
+}
+
+/** A value (a path) as one inline code span, whatever it contains. */
+export function codeSpan(text: string): string {
+  const t = text.replace(/\r?\n/g, ' ');
+  return t.includes('`') ? `\`\` ${t} \`\`` : `\`${t}\``;
+}
+
 /** Table cells are single lines. */
 function cell(text: string): string {
   return escapeMarkdown(text).replace(/\r?\n/g, ' ');
@@ -86,8 +108,8 @@ export function renderMarkdownReport(summary: ReviewSummary, options: MarkdownRe
   findings.forEach((f, i) => {
     out.push(`### ${i + 1}. ${cell(f.title)}`, '');
     out.push(`\`${location(f).replace(/`/g, "'")}\` · ${f.category} · severity ${f.severity} · score ${f.score.toFixed(2)} · agreed by ${f.agreement}/${f.panelSize}: ${cell(f.reviewers.join(', '))}${f.rule ? ` · rule \`${f.rule}\`` : ''}`, '');
-    if (f.detail.trim() !== '') out.push(escapeMarkdown(f.detail), '');
-    if (f.suggestion) out.push(`**Suggestion:** ${escapeMarkdown(f.suggestion)}`, '');
+    if (f.detail.trim() !== '') out.push(escapeProse(f.detail), '');
+    if (f.suggestion) out.push(`**Suggestion:** ${escapeProse(f.suggestion)}`, '');
     const similar = lookup(options.similar, f.fingerprint);
     if (similar) out.push(`> 🔁 ${cell(similar)}`, '');
   });
