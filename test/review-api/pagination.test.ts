@@ -59,6 +59,18 @@ describe('cursor pagination of reviews and knowledge', () => {
     for (const limit of [1, 2, 4]) expect(await walk('/v1/reviews?project=pg', limit), `limit ${limit}`).toEqual(expected);
   });
 
+  it('since takes an ISO 8601 date or date-time; anything else is a 400 that says so', async () => {
+    const all = (await t.app.inject({ url: '/v1/reviews?project=pg&limit=200', headers: auth(o.api_key) })).json().items.length;
+    expect((await t.app.inject({ url: '/v1/reviews?project=pg&limit=200&since=2020-01-01', headers: auth(o.api_key) })).json().items).toHaveLength(all);
+    expect((await t.app.inject({ url: `/v1/reviews?project=pg&since=${encodeURIComponent('2999-01-01T00:00:00Z')}`, headers: auth(o.api_key) })).json().items).toEqual([]);
+    for (const since of ['yesterday', '2026-13-45', '1']) {
+      const r = await t.app.inject({ url: `/v1/reviews?since=${since}`, headers: auth(o.api_key) });
+      expect(r.statusCode, since).toBe(400);
+      expect(r.json().error.code).toBe('validation_failed');
+      expect(JSON.stringify(r.json().error.details)).toContain('since');
+    }
+  });
+
   it('a cursor this API did not hand out is a 400, not the first page again', async () => {
     for (const url of ['/v1/reviews', '/v1/projects/pg/knowledge']) {
       for (const cursor of ['garbage', '2026-01-01T00:00:00Z|not-a-uuid', '|', 'x|00000000-0000-0000-0000-000000000000']) {

@@ -109,7 +109,13 @@ export const ListReviewsQuery = z.object({
   task_id: NoControl.min(1).max(100).optional(),
   status: ReviewStatus.optional(),
   min_score: z.coerce.number().min(0).max(10).optional(),
-  since: z.coerce.date().optional(),
+  since: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/, 'since: an ISO 8601 date (2026-12-01) or date-time (2026-12-01T09:00:00Z)')
+    .refine((v) => !Number.isNaN(Date.parse(v)), 'since: not a valid date')
+    .transform((v) => new Date(v))
+    .optional()
+    .describe('reviews created at or after this date or date-time (ISO 8601)'),
   cursor: NoControl.max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
