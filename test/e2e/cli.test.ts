@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newFileDiff, SQLI_TS } from '../helpers/git.js';
@@ -74,5 +75,20 @@ describe('CLI (real process, local mode on DATABASE_URL)', () => {
     expect(d.database.runtime_role_bypasses_rls).toBe(false);
     expect(doctor.stdout).not.toContain(masterKey);
     expect(doctor.stdout).not.toContain(new URL(db.adminUrl).password || '\u0000');
+
+    // A worker beating while no process holds the dead-worker sweeper: doctor names the problem.
+    const admin = new pg.Pool({ connectionString: db.adminUrl, max: 1 });
+    try {
+      await admin.query(`insert into worker_heartbeats (worker_id, hostname, pid) values ('ghost', 'elsewhere', 1)`);
+    } finally {
+      await admin.end();
+    }
+    const sick = await cli(['doctor', '--json'], env);
+    expect(sick.code, sick.stderr).toBe(7);
+    const s = JSON.parse(sick.stdout) as { ok: boolean; workers: { live: number; problem?: string } };
+    expect(s.ok).toBe(false);
+    expect(s.workers.live).toBe(1);
+    expect(s.workers.problem).toContain('dead-worker-sweeper');
+    expect((await cli(['doctor'], env)).stdout).toContain('PROBLEM:');
   });
 });

@@ -1,3 +1,4 @@
+import { DEAD_WORKER_SWEEPER } from '../../core/jobs/singletons.repo.js';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +33,7 @@ export function buildSingletons(deps: CoreDeps, c: SingletonListContext): Single
   return [
     {
       // Cluster-wide: unlocks the jobs of worker processes whose heartbeat lapsed (SIGKILL, crash).
-      name: 'dead-worker-sweeper',
+      name: DEAD_WORKER_SWEEPER,
       run: periodic(
         cfg.sweepIntervalMs,
         async (ctx) => {

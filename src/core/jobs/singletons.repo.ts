@@ -82,6 +82,9 @@ export interface SingletonSession {
  * Every singleton lock session of this database, holders first. The lock must match the name in
  * the application_name (hashtext), so a stray connection that merely borrows the name is not shown.
  */
+/** The cluster singleton that unlocks the jobs of workers whose heartbeat lapsed. */
+export const DEAD_WORKER_SWEEPER = 'dead-worker-sweeper';
+
 export async function listSingletonSessions(db: Db): Promise<SingletonSession[]> {
   const { rows } = await sql<{ application_name: string; pid: number; granted: boolean }>`
     select a.application_name, a.pid, l.granted

@@ -6,6 +6,7 @@ import { migrate, migrationStatus } from '../../../db/migrate.js';
 import { createLogger } from '../../../main/logger.js';
 import { openRuntime } from '../../../main/runtime.js';
 import { VERSION } from '../../../version.js';
+import { DEAD_WORKER_SWEEPER, listSingletonSessions } from '../../../core/jobs/singletons.repo.js';
 import { configFrom } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -92,6 +93,17 @@ export function registerAdmin(program: Command): void {
             pending_migrations: st.pending,
           };
           if (row?.bypass || row?.sup || st.pending > 0) ok = false;
+          // Workers and the cluster singletons: with workers running, nobody holding the dead-worker
+          // sweeper means a crashed worker's reviews stay locked (health looked fine without it).
+          const [live, sessions] = await Promise.all([
+            sql<{ n: number }>`select count(*)::int as n from worker_heartbeats where last_seen > now() - make_interval(secs => ${config.worker.lapseMs / 1000})`.execute(rt.deps.db),
+            listSingletonSessions(rt.deps.db),
+          ]);
+          const held = sessions.filter((x) => x.state === 'held').map((x) => ({ name: x.name, holder: x.holder }));
+          const workers = live.rows[0]?.n ?? 0;
+          const unswept = workers > 0 && !held.some((h) => h.name === DEAD_WORKER_SWEEPER);
+          report.workers = { live: workers, singletons_held: held, ...(unswept && { problem: `${workers} live worker(s) but no process holds the ${DEAD_WORKER_SWEEPER}: a crashed worker's reviews would stay locked (a worker started a moment ago may still be acquiring it; check again, then its log)` }) };
+          if (unswept) ok = false;
         } finally {
           await rt.close();
         }
@@ -109,6 +121,7 @@ export function registerAdmin(program: Command): void {
             `quorum ${VERSION} on node ${process.version}`,
             `database (${config.database.mode}): ${db.reachable ? `reachable, PostgreSQL ${db.server_version}, schema ${db.schema_version}/${db.expected_schema_version}, runtime role ${db.runtime_role}${db.runtime_role_bypasses_rls ? ' (BYPASSES RLS!)' : ''}` : `UNREACHABLE: ${db.error}`}`,
             `master key: ${report.master_key}`,
+            ...(report.workers ? [workersLine(report.workers as { live: number; singletons_held: Array<{ name: string; holder: string }>; problem?: string })] : []),
             'effective config:',
             JSON.stringify(report.config, null, 2),
             ok ? 'ok' : 'problems found',
@@ -117,4 +130,10 @@ export function registerAdmin(program: Command): void {
       }
       if (!ok) process.exitCode = 7;
     });
+}
+
+function workersLine(w: { live: number; singletons_held: Array<{ name: string; holder: string }>; problem?: string }): string {
+  const held = w.singletons_held.map((h) => `${h.name} (${h.holder})`).join(', ') || 'none';
+  const head = w.live ? `workers: ${w.live} live; singletons held: ${held}` : 'workers: none live (queued reviews wait until one runs)';
+  return w.problem ? `${head}\nPROBLEM: ${w.problem}` : head;
 }
