@@ -31,6 +31,25 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     expect(explicit.json().default_branch).toBe('release');
   });
 
+  it('a change larger than one review reads: the files left out are listed as clipped, in the answer and the report', async () => {
+    const a = await newOrg(t, 'big@flow.test', 'Flow Big');
+    const repo = await makeRepo({ 'README.md': '# big\n' });
+    await fs.mkdir(`${repo}/src`, { recursive: true });
+    await fs.writeFile(`${repo}/src/a.ts`, SQLI_TS);
+    await fs.writeFile(`${repo}/zz-data.txt`, Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'y'.repeat(100)}`).join('\n'));
+    git(repo, 'add', '.');
+    git(repo, '-c', 'user.email=d@e', '-c', 'user.name=d', 'commit', '-qm', 'big');
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'big', repo_url: repo } });
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'big', task_id: 'huge' } });
+    expect(res.statusCode, res.body).toBe(200);
+    const r = res.json();
+    expect(r.coverage.files_covered).toEqual(['src/a.ts']);
+    expect(r.coverage.files_clipped).toEqual([{ file: 'zz-data.txt', reason: expect.stringContaining('not reviewed') }]);
+    const md = (await t.app.inject({ url: `/v1/reviews/${r.id}/report.md`, headers: auth(a.api_key) })).body;
+    expect(md).toContain('zz-data.txt');
+    expect(r.findings.some((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'))).toBe(true);
+  });
+
   it('reviews the last commit of the default branch: finds the SQL injection, writes reports and events', async () => {
     const a = await newOrg(t, 'alice@flow.test', 'Flow A');
     const repo = await makeRepo({ 'src/users.ts': SQLI_TS });

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_DIFF_BYTES } from '../git/resolve-target.js';
 import type { Transaction, Updateable } from 'kysely';
 import type { CoreDeps } from '../deps.js';
 import type { Database, ReviewsTable } from '../../db/schema.js';
@@ -122,7 +123,7 @@ export function consensusOf(input: Pick<CompletionInput, 'review' | 'project' | 
     return { kind: 'failed', error: { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` } };
   }
   const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
-  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage));
+  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage), change.omittedFiles);
   return { kind: 'merged', summary: summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) }) };
 }
 
@@ -298,10 +299,16 @@ function findingsOut(items: readonly FindingInsert[], inserted: readonly Finding
     .sort(byScoreFileLine);
 }
 
-/** Every changed file is covered unless a reviewer reports it clipped (context budget). */
-function coverageOf(diffText: string, perReviewer: Array<ReviewCoverage | undefined>): ReviewCoverage {
+/**
+ * Every changed file is covered unless a reviewer reports it clipped (context budget) or the change
+ * was too large to read whole (files left out of the diff at the size cap): a review never looks at
+ * less than it says.
+ */
+function coverageOf(diffText: string, perReviewer: Array<ReviewCoverage | undefined>, omittedFiles: readonly string[] = []): ReviewCoverage {
   const files = parseUnifiedDiff(diffText).map((f) => f.path);
-  const clipped = new Map<string, string>();
+  const clipped = new Map<string, string>(
+    omittedFiles.map((f) => [f, `not reviewed: the change is larger than one review reads (${DEFAULT_MAX_DIFF_BYTES / (1024 * 1024)} MiB of diff); review it in smaller parts`]),
+  );
   for (const c of perReviewer) for (const x of c?.filesClipped ?? []) clipped.set(x.file, x.reason);
   return {
     filesCovered: [...new Set(files)].filter((f) => !clipped.has(f)).sort(),
