@@ -50,6 +50,22 @@ describe('reviews end to end (in-process API + worker, real git, real PostgreSQL
     expect(r.findings.some((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'))).toBe(true);
   });
 
+  it('a submitted diff that does not apply to the repository is reviewed as submitted, and the review says so', async () => {
+    const a = await newOrg(t, 'noapply@flow.test', 'Flow NoApply');
+    const repo = await makeRepo({ 'src/a.ts': 'export const a = 1;\n' });
+    await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug: 'na', repo_url: repo } });
+    const diff = ['diff --git a/src/missing.ts b/src/missing.ts', '--- a/src/missing.ts', '+++ b/src/missing.ts', '@@ -1,2 +1,3 @@', ' const a = 1;', `+${SQLI_TS.split('\n')[3]}`, ' const b = 2;', ''].join('\n');
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'na', task_id: 'na-1', target: { diff } } });
+    expect(res.statusCode, res.body).toBe(200);
+    const r = res.json();
+    expect(r).toMatchObject({ status: 'completed', commit_sha: null });
+    expect(r.coverage.notes).toEqual([expect.stringContaining('does not apply to main')]);
+    expect(r.findings.length).toBeGreaterThan(0); // the text was still reviewed
+    expect((await t.app.inject({ url: `/v1/reviews/${r.id}`, headers: auth(a.api_key) })).json().coverage.notes).toEqual(r.coverage.notes);
+    expect((await t.app.inject({ url: `/v1/reviews/${r.id}/report.md`, headers: auth(a.api_key) })).body).toContain('does not apply');
+    expect((await t.app.inject({ url: `/v1/reviews/${r.id}/report.json`, headers: auth(a.api_key) })).json().coverage.notes).toEqual(r.coverage.notes);
+  });
+
   it('reviews the last commit of the default branch: finds the SQL injection, writes reports and events', async () => {
     const a = await newOrg(t, 'alice@flow.test', 'Flow A');
     const repo = await makeRepo({ 'src/users.ts': SQLI_TS });

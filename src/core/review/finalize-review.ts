@@ -123,7 +123,7 @@ export function consensusOf(input: Pick<CompletionInput, 'review' | 'project' | 
     return { kind: 'failed', error: { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` } };
   }
   const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
-  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage), change.omittedFiles);
+  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage), change.omittedFiles, change.notes);
   return { kind: 'merged', summary: summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) }) };
 }
 
@@ -304,7 +304,7 @@ function findingsOut(items: readonly FindingInsert[], inserted: readonly Finding
  * was too large to read whole (files left out of the diff at the size cap): a review never looks at
  * less than it says.
  */
-function coverageOf(diffText: string, perReviewer: Array<ReviewCoverage | undefined>, omittedFiles: readonly string[] = []): ReviewCoverage {
+function coverageOf(diffText: string, perReviewer: Array<ReviewCoverage | undefined>, omittedFiles: readonly string[] = [], notes: readonly string[] = []): ReviewCoverage {
   const files = parseUnifiedDiff(diffText).map((f) => f.path);
   const clipped = new Map<string, string>(
     omittedFiles.map((f) => [f, `not reviewed: the change is larger than one review reads (${DEFAULT_MAX_DIFF_BYTES / (1024 * 1024)} MiB of diff); review it in smaller parts`]),
@@ -313,5 +313,6 @@ function coverageOf(diffText: string, perReviewer: Array<ReviewCoverage | undefi
   return {
     filesCovered: [...new Set(files)].filter((f) => !clipped.has(f)).sort(),
     filesClipped: [...clipped].map(([file, reason]) => ({ file, reason })).sort((a, b) => (a.file < b.file ? -1 : 1)),
+    ...(notes.length && { notes: [...notes] }),
   };
 }

@@ -22,6 +22,8 @@ export interface PreparedChange {
   worktreePath: string | null;
   /** Files left out of the diff by the size cap: reported as clipped, never hidden. */
   omittedFiles: string[];
+  /** What the review could not do with the change, for its coverage (a diff that does not apply). */
+  notes?: string[];
 }
 
 interface PrepareInput {
@@ -58,7 +60,8 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
   if (target.kind === 'diff') {
     const baseSha = await resolveCommit(mirror.path, i.project.defaultBranch).catch(() => null);
     if (!baseSha) {
-      return fn({ diffText: target.diff, baseSha: null, headSha: null, commitSha: null, branch: null, worktreePath: null, omittedFiles: [] });
+      const notes = [`the project's default branch ${i.project.defaultBranch} has no commit: the diff was reviewed as submitted, without the repository around it`];
+      return fn({ diffText: target.diff, baseSha: null, headSha: null, commitSha: null, branch: null, worktreePath: null, omittedFiles: [], notes });
     }
     const developer = await developerOf(deps, i.review);
     return withWorktree(deps, { ...common, commitish: baseSha, keepBranch: true }, counted(deps, i, async (wt) => {
@@ -75,6 +78,9 @@ export async function withPreparedChange<T>(deps: CoreDeps, i: PrepareInput, fn:
         branch: commitSha ? wt.branch : null,
         worktreePath: wt.path,
         omittedFiles: [],
+        ...(!commitSha && {
+          notes: [`the diff does not apply to ${i.project.defaultBranch} (${baseSha.slice(0, 12)}): it was reviewed as submitted, without the repository around it, and no commit was made`],
+        }),
       });
     }));
   }

@@ -52,6 +52,7 @@ export const ReviewReportSchema = z.object({
   coverage: z.object({
     files_covered: z.array(z.string()),
     files_clipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+    notes: z.array(z.string()).optional().describe('what the review could not do with the change as a whole (added within 1.0)'),
   }),
   findings: z.array(ReportFindingSchema),
 });
@@ -76,6 +77,7 @@ export function toJsonReport(summary: ReviewSummary, options: JsonReportOptions)
     coverage: {
       files_covered: [...summary.coverage.filesCovered],
       files_clipped: summary.coverage.filesClipped.map((c) => ({ file: c.file, reason: c.reason })),
+      ...(summary.coverage.notes?.length && { notes: [...summary.coverage.notes] }),
     },
     findings: summary.findings.map((f) => ({
       fingerprint: f.fingerprint,

@@ -82,7 +82,8 @@ export function renderMarkdownReport(summary: ReviewSummary, options: MarkdownRe
   out.push(`**Score:** ${summary.score.toFixed(2)} / 10 · **Verdict:** ${VERDICT_LABEL[summary.verdict]} · **Findings:** ${summary.findings.length}`, '');
 
   out.push('## Coverage', '');
-  const { filesCovered, filesClipped } = summary.coverage;
+  const { filesCovered, filesClipped, notes } = summary.coverage;
+  for (const n of notes ?? []) out.push(`> ⚠️ ${cell(n)}`, '');
   out.push(`Reviewed ${filesCovered.length} file(s)${filesClipped.length > 0 ? `; ${filesClipped.length} clipped or skipped` : ''}.`, '');
   for (const f of filesCovered) out.push(`- \`${f.replace(/`/g, "'")}\``);
   if (filesCovered.length > 0) out.push('');

@@ -90,7 +90,11 @@ export const ReviewOut = z.object({
   score: z.number().nullable(),
   verdict: z.enum(['pass', 'comment', 'request_changes']).nullable(),
   coverage: z
-    .object({ files_covered: z.array(z.string()), files_clipped: z.array(z.object({ file: z.string(), reason: z.string() })) })
+    .object({
+      files_covered: z.array(z.string()),
+      files_clipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+      notes: z.array(z.string()).optional().describe('what the review could not do with the change as a whole, e.g. a diff that does not apply'),
+    })
     .nullable(),
   findings_count: z.number().int(),
   findings: z.array(FindingOut).optional(),

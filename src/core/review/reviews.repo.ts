@@ -75,7 +75,7 @@ export function publicTarget(t: StoredTarget): ReviewOut['target'] {
 export function reviewOut(r: ReviewRow, extra: { completed: number; findingsCount: number; findings?: FindingOut[] }): ReviewOut {
   const base = `/v1/reviews/${r.id}`;
   const panel = r.panel as ReviewerSpec[];
-  const coverage = r.coverage as { filesCovered?: string[]; filesClipped?: Array<{ file: string; reason: string }> } | null;
+  const coverage = r.coverage as { filesCovered?: string[]; filesClipped?: Array<{ file: string; reason: string }>; notes?: string[] } | null;
   const err = r.error as { code?: string; message?: string } | null;
   return {
     id: r.id,
@@ -94,7 +94,9 @@ export function reviewOut(r: ReviewRow, extra: { completed: number; findingsCoun
     branch: r.branch,
     score: r.score === null ? null : Number(r.score),
     verdict: r.verdict,
-    coverage: coverage ? { files_covered: coverage.filesCovered ?? [], files_clipped: coverage.filesClipped ?? [] } : null,
+    coverage: coverage
+      ? { files_covered: coverage.filesCovered ?? [], files_clipped: coverage.filesClipped ?? [], ...(coverage.notes?.length && { notes: coverage.notes }) }
+      : null,
     findings_count: extra.findingsCount,
     ...(extra.findings && { findings: extra.findings }),
     error: err ? { code: err.code ?? 'internal', message: err.message ?? 'review failed' } : null,

@@ -19,6 +19,7 @@ export function summarizeReview(input: SummarizeInput): ReviewSummary {
     coverage: {
       filesCovered: [...input.coverage.filesCovered],
       filesClipped: input.coverage.filesClipped.map((c) => ({ ...c })),
+      ...(input.coverage.notes?.length && { notes: [...input.coverage.notes] }),
     },
   };
 }

@@ -54,6 +54,8 @@ export interface ClippedFile {
 export interface ReviewCoverage {
   filesCovered: string[];
   filesClipped: ClippedFile[];
+  /** What the review could not do with the change as a whole (e.g. a diff that does not apply). */
+  notes?: string[];
 }
 
 export interface ReviewSummary {
