@@ -79,5 +79,30 @@ describe('LLM reviewers in a review (Anthropic stand-in)', () => {
     const failed = runs.rows.find((r) => r.reviewer === 'correctness:anthropic');
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/provider_overloaded/);
+    // The review says it is partial, wherever it is read.
+    expect(res.json().coverage.notes).toEqual([expect.stringMatching(/1 of 2 reviewers failed, so this review is partial: correctness:anthropic \(provider_overloaded/)]);
+    expect((await t.app.inject({ url: `/v1/reviews/${res.json().id}/report.md`, headers: auth(a.api_key) })).body).toContain('this review is partial');
+  });
+
+  it('reviewers stopped by the budget: a partial review never passes; a review nobody could do answers 429 budget_exceeded', async () => {
+    const a = await newOrg(t, 'o3@llm.test', 'LLM Org 3');
+    const mixed = { panel: [{ persona: 'tests', provider: 'builtin' }, { persona: 'security', provider: 'anthropic' }] };
+    const modelOnly = { panel: [{ persona: 'security', provider: 'anthropic' }, { persona: 'correctness', provider: 'anthropic' }] };
+    for (const [slug, settings] of [['mixed', mixed], ['model', modelOnly]] as const) {
+      await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(a.api_key), payload: { slug, settings } });
+      const cap = await t.app.inject({ method: 'PUT', url: '/v1/limits', headers: auth(a.api_key), payload: { scope: 'project', subject: slug, monthly_budget_usd: 0 } });
+      expect(cap.statusCode, cap.body).toBe(200);
+    }
+    // A clean change: the built-in reviewer finds nothing, the model reviewer is refused by the budget.
+    const clean = { diff: newFileDiff('src/sum.ts', 'export const sum = (a: number, b: number): number => a + b;\n') };
+    const partial = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'mixed', task_id: 'b-1', target: clean } });
+    expect(partial.statusCode, partial.body).toBe(200);
+    expect(partial.json()).toMatchObject({ status: 'completed', verdict: 'comment' });
+    expect(partial.json().coverage.notes.join(' ')).toMatch(/security:anthropic \(budget_exceeded/);
+    const none = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(a.api_key), payload: { project_id: 'model', task_id: 'b-2', target: clean } });
+    expect(none.statusCode, none.body).toBe(429);
+    expect(none.json().error.code).toBe('budget_exceeded');
+    const failed = await t.app.inject({ url: `/v1/reviews/${none.json().error.details.review_id}`, headers: auth(a.api_key) });
+    expect(failed.json()).toMatchObject({ status: 'failed', error: { code: 'budget_exceeded' } });
   });
 });

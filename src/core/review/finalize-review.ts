@@ -120,11 +120,21 @@ export function consensusOf(input: Pick<CompletionInput, 'review' | 'project' | 
   const failed = runs.filter((r) => r.status === 'failed');
   const panelSize = review.panel.length;
   if (failed.length === panelSize) {
-    return { kind: 'failed', error: { code: 'reviewers_failed', message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` } };
+    // Every reviewer stopped by the org's budget: that is the review's error, as for any other call.
+    const code = failed.every((f) => f.error?.startsWith('budget_exceeded')) ? 'budget_exceeded' : 'reviewers_failed';
+    return { kind: 'failed', error: { code, message: `every reviewer failed: ${failed.map((f) => `${f.reviewer}: ${f.error}`).join('; ')}` } };
   }
   const raw = runs.filter((r) => r.status === 'completed').flatMap((r) => r.findings as RawFinding[]);
-  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage), change.omittedFiles, change.notes);
-  return { kind: 'merged', summary: summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) }) };
+  // A reviewer that failed (provider outage, budget used up) leaves the review partial: it says so
+  // wherever the review is read, and a partial review never passes — the panel did not look.
+  const partial = failed.length
+    ? [`${failed.length} of ${panelSize} reviewers failed, so this review is partial: ${failed.map((f) => `${f.reviewer} (${f.error ?? 'failed'})`).join('; ')}`]
+    : [];
+  const notes = [...(change.notes ?? []), ...partial];
+  const coverage = coverageOf(change.diffText, runs.map((r) => (r.usage as { coverage?: ReviewCoverage } | null)?.coverage), change.omittedFiles, notes);
+  const summary = summarizeReview({ raw, panelSize, coverage, thresholds: thresholdsOf(project.settings) });
+  if (failed.length && summary.verdict === 'pass') summary.verdict = 'comment';
+  return { kind: 'merged', summary };
 }
 
 /** Shared knowledge like the merged findings, from other reviews of the org (one query), by fingerprint. */

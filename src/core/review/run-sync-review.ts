@@ -22,8 +22,11 @@ export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: 
   return refusedChangeAsError(await runSyncReviewOnce(deps, ctx, input));
 }
 
-/** Failures that say the request named no reviewable change: the caller's to fix, not the service's. */
-const CHANGE_ERRORS = new Set(['invalid_ref', 'invalid_diff', 'unprocessable']);
+/**
+ * Failures answered as errors: the request named no reviewable change (the caller's to fix), or
+ * the org's budget stopped every reviewer (429, like any call over budget).
+ */
+const CHANGE_ERRORS = new Set(['invalid_ref', 'invalid_diff', 'unprocessable', 'budget_exceeded']);
 
 /**
  * A sync review that failed because its change could not be read (a ref that names no commit, a

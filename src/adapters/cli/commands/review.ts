@@ -119,7 +119,9 @@ Examples:
             await stopLocalWorker?.();
           }
           if (review.status !== 'completed') {
-            throw new AppError('unprocessable', `review ${review.id} ${review.status}${review.error ? `: ${review.error.code}: ${review.error.message}` : ''}`);
+            // Every reviewer over budget or rate limited: that code's exit status (6), not "bad input".
+            const code = review.error?.code === 'budget_exceeded' ? 'budget_exceeded' : 'unprocessable';
+            throw new AppError(code, `review ${review.id} ${review.status}${review.error ? `: ${review.error.code}: ${review.error.message}` : ''}`);
           }
           const report = await c.request('GET', `/v1/reviews/${review.id}/report.${o.format}`);
           expectOk(report);
