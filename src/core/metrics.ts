@@ -70,6 +70,22 @@ export class Metrics {
   }
 
   /** The exposition text; scrape hooks run first, each bounded, and a failing one only leaves its gauges as they were. */
+  /**
+   * The exposition as one org may see it: series labelled with another org (their org and project
+   * ids, their activity) are left out; unlabelled series (this process, the queue) stay.
+   */
+  async scrapeForOrg(orgId: string): Promise<string> {
+    const text = await this.scrape();
+    return text
+      .split('\n')
+      .filter((line) => {
+        if (line.startsWith('#')) return true;
+        const m = /[{,]org="((?:[^"\\]|\\.)*)"/.exec(line);
+        return !m || m[1] === orgId;
+      })
+      .join('\n');
+  }
+
   async scrape(timeoutMs = 2_000): Promise<string> {
     await Promise.all(
       this.scrapeHooks.map(async (fn) => {

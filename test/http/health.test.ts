@@ -40,4 +40,20 @@ describe('health endpoints', () => {
     expect(r.body).toMatch(/quorum_http_requests_total\{method="GET",route="\/v1\/projects\/:project",status="404"\} 1/);
     expect(r.body).not.toContain('does-not-exist');
   });
+
+  it("/metrics shows an org admin their own org's series, never another org's ids or activity", async () => {
+    const a = await newOrg(t, 'ma@metrics.test', 'Metrics A');
+    const b = await newOrg(t, 'mb@metrics.test', 'Metrics B');
+    const diff = 'diff --git a/x.ts b/x.ts\nnew file mode 100644\n--- /dev/null\n+++ b/x.ts\n@@ -0,0 +1 @@\n+export const x = 1;\n';
+    for (const o of [a, b]) {
+      await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(o.api_key), payload: { slug: 'm' } });
+      const r = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(o.api_key), payload: { project_id: 'm', task_id: 'm1', target: { diff } } });
+      expect(r.json().status).toBe('completed');
+    }
+    const seenByB = (await t.app.inject({ url: '/metrics', headers: auth(b.api_key) })).body;
+    expect(seenByB).toContain(`quorum_reviews_total{org="${b.org_id}"`);
+    expect(seenByB).not.toContain(a.org_id);
+    expect(seenByB).toContain('# TYPE quorum_reviews_total counter');
+    expect(seenByB).toMatch(/^quorum_http_requests_total\{/m); // the process's own series stay
+  });
 });

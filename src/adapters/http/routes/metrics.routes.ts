@@ -4,7 +4,8 @@ import { requireOrgAdmin } from '../../../core/tenancy/rbac.js';
 import { actorOf } from '../plugins/auth.js';
 
 /**
- * Prometheus metrics of this process. Org admins only, unless QUORUM_METRICS_PUBLIC=true (for a
+ * Prometheus metrics of this process. Org admins see their own org's series (and the unlabelled
+ * ones of the process); everything with QUORUM_METRICS_PUBLIC=true or on QUORUM_METRICS_PORT (for a
  * scraper on a private network). Every request is counted by route template, never by raw URL.
  */
 export function metricsRoutes(app: FastifyInstance, deps: CoreDeps): void {
@@ -15,7 +16,10 @@ export function metricsRoutes(app: FastifyInstance, deps: CoreDeps): void {
     m.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
   app.get('/metrics', { config: { public: deps.config.metricsPublic }, schema: { hide: true } }, async (req, reply) => {
-    if (!deps.config.metricsPublic) requireOrgAdmin(actorOf(req));
-    return reply.type(m.registry.contentType).send(await m.scrape());
+    if (deps.config.metricsPublic) return reply.type(m.registry.contentType).send(await m.scrape());
+    // An org admin sees the series of their own org only: ids and activity of other tenants never leak.
+    const actor = actorOf(req);
+    requireOrgAdmin(actor);
+    return reply.type(m.registry.contentType).send(await m.scrapeForOrg(actor.orgId));
   });
 }
