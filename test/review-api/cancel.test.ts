@@ -77,5 +77,7 @@ describe('cancelling a running review', () => {
     expect(done).toBe(true);
     expect(review.status).toBe('cancelled');
     expect((await t.rt.admin.query(`select count(*)::int as n from worktree_leases where review_id = $1`, [id])).rows[0].n).toBe(0);
+    const ev = await t.rt.admin.query(`select payload from events where review_id = $1 and type = 'review.cancelled'`, [id]);
+    expect(ev.rows).toEqual([{ payload: expect.objectContaining({ reason: 'cancelled while running' }) }]);
   });
 });

@@ -185,7 +185,9 @@ async function claimReview(deps: CoreDeps, job: RunReviewJob): Promise<Claim> {
     if (!project) return { kind: 'skipped' as const };
     if (r.cancel_requested) {
       await tx.updateTable('reviews').set({ status: 'cancelled', completed_at: deps.clock.now() }).where('id', '=', r.id).execute();
-      await emitReviewEvent(tx, r, job.correlationId, 'review.cancelled', { reason: 'cancelled before it started' });
+      // Running: its cancel made this job due while another attempt may still be stopping (it finds the review cancelled).
+      const reason = r.status === 'running' ? 'cancelled while running' : 'cancelled before it started';
+      await emitReviewEvent(tx, r, job.correlationId, 'review.cancelled', { reason });
       return { kind: 'cancelled' as const };
     }
     const now = deps.clock.now();
