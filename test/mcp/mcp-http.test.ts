@@ -129,6 +129,8 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     await expect(c.readResource({ uri: `review://secret/${bReviewId}` })).rejects.toThrow(/not_found/);
     await expect(c.readResource({ uri: `review://web/${bReviewId}` })).rejects.toThrow(/not_found/);
     await expect(c.readResource({ uri: 'knowledge://secret' })).rejects.toThrow(/not_found/);
+    // The client prefixes "MCP error <code>: " once; the message the server sent starts with the code.
+    await expect(c.readResource({ uri: 'knowledge://secret' })).rejects.toThrow(/^MCP error -32002: not_found: /);
 
     // Schema violations and misuse get codes too.
     const bad = (await c.callTool({ name: 'get_review', arguments: { review_id: 'nope' } })) as CallToolResult;

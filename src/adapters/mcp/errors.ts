@@ -1,4 +1,4 @@
-import { ErrorCode as RpcCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode as RpcCode, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 import { AppError } from '../../core/errors.js';
@@ -50,10 +50,25 @@ const RESOURCE_NOT_FOUND = -32002;
  * Resource reads fail as JSON-RPC errors (resources have no isError result): the message starts
  * with the REST code and `data` carries { code, message }.
  */
-export function resourceError(e: unknown, log?: Logger): McpError {
+export function resourceError(e: unknown, log?: Logger): ResourceReadError {
   const body = errorBody(e);
   if (body.code === 'internal') log?.error({ err: e }, 'MCP resource read failed');
   const rpc =
     body.code === 'not_found' ? RESOURCE_NOT_FOUND : body.code === 'validation_failed' || body.code === 'bad_request' ? RpcCode.InvalidParams : body.code === 'internal' ? RpcCode.InternalError : RpcCode.InvalidRequest;
-  return new McpError(rpc, `${body.code}: ${body.message}`, body);
+  return new ResourceReadError(rpc, `${body.code}: ${body.message}`, body);
+}
+
+/**
+ * What the SDK sends as the JSON-RPC error (its code, message and data). Not an McpError: that
+ * prefixes its message with "MCP error <code>: ", which the client's McpError prefixes once more.
+ */
+export class ResourceReadError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data: unknown,
+  ) {
+    super(message);
+    this.name = 'ResourceReadError';
+  }
 }
