@@ -92,6 +92,8 @@ describe('JSON report', () => {
     expect(json.coverage.files_clipped).toEqual([{ file: 'big.sql', reason: 'too large: ~9000 tokens, budget 4000' }]);
     const model = json.findings.find((f) => f.rule === null);
     expect(model?.agreement).toEqual({ k: 1, n: 5 });
+    expect(model?.rules).toEqual([]);
+    expect(json.findings.find((f) => f.rule === 'injection/sql-concat')?.rules).toEqual(['injection/sql-concat']);
   });
 
   it('rejects reports of another version and publishes a JSON Schema', () => {
