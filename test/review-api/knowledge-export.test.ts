@@ -86,7 +86,7 @@ describe('KNOWLEDGE.md export', () => {
     } finally {
       late.release();
     }
-    // One entry also goes, so the count alone would not give a missed row away.
+    // One entry also goes (a deletion mark: this export reads the project anew, and must still find the late row).
     const deleted = await t.rt.admin.query(
       `delete from knowledge where id = (select id from knowledge where project_id = $1 and title <> 'Late entry' order by created_at desc, id desc limit 1)`,
       [projectId],
@@ -105,7 +105,7 @@ describe('KNOWLEDGE.md export', () => {
     expect((await review(300, carol.api_key)).statusCode).toBe(200);
     expect(await file()).toContain('found by carol on');
 
-    // A review and what it found go away (cascade): the count tells the export to read anew.
+    // A review and what it found go away (cascade): the deletion's mark tells the export to read anew.
     const { rows: [gone] } = await t.rt.admin.query(`select review_id from knowledge where project_id = $1 and title <> 'Late entry' order by created_at limit 1`, [projectId]);
     await t.rt.admin.query('delete from reviews where id = $1', [gone.review_id]);
     await t.rt.admin.query(`update users set name = 'Owner Renamed' where id = $1`, [owner.user_id]);
@@ -135,5 +135,71 @@ describe('KNOWLEDGE.md export', () => {
       await app2.close();
       await rt2.close();
     }
+  });
+  // A review that adds knowledge writes KNOWLEDGE.md in its completing transaction, before the
+  // commit: when a worker completes it, the file holds its entries the moment it reads completed.
+  it('a review completed by a worker: the file holds its entries as soon as the review is completed', async () => {
+    const started = await t.app.inject({
+      method: 'POST',
+      url: '/v1/review/async',
+      headers: auth(owner.api_key),
+      payload: { project_id: 'kx', task_id: 'k-async', target: { diff: newFileDiff('src/async.ts', SQLI_TS.replace('findUser', 'findAsync')) } },
+    });
+    expect(started.statusCode).toBe(202);
+    const id = started.json().id as string;
+    const deadline = Date.now() + 30_000;
+    let status = '';
+    while (status !== 'completed' && Date.now() < deadline) {
+      // The database, not the API: nothing of this process exports on the way.
+      status = (await t.rt.admin.query(`select status from reviews where id = $1`, [id])).rows[0].status;
+      if (status !== 'completed') await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe('completed');
+    const md = await file();
+    expect(md).toContain(`(review ${id})`);
+    expect(md).toBe(await api());
+  });
+
+  // The file is written before the commit: a completion that does not commit must not leave its
+  // entries in it. A deferred trigger fails the commit of one task's completion, every attempt.
+  it('a completion that fails at commit leaves the file as the database is, without its entries', async () => {
+    await t.rt.admin.query(`create function test_refuse_completion() returns trigger language plpgsql as $$
+      begin raise exception 'refused by the test'; end $$`);
+    await t.rt.admin.query(`create constraint trigger test_refuse_completion after update on reviews deferrable initially deferred
+      for each row when (new.task_id = 'k-doomed' and new.status = 'completed') execute function test_refuse_completion()`);
+    let id = '';
+    try {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/review',
+        headers: auth(owner.api_key),
+        payload: { project_id: 'kx', task_id: 'k-doomed', timeout_s: 1, target: { diff: newFileDiff('src/doomed.ts', SQLI_TS.replace('findUser', 'findDoomed')) } },
+      });
+      expect(res.statusCode).toBe(202);
+      id = res.json().id;
+      // Between attempts (the worker's retry waits), the file is the database's: no entry of the review.
+      const deadline = Date.now() + 20_000;
+      let consistent = false;
+      while (!consistent && Date.now() < deadline) {
+        const [md, rendered] = await Promise.all([file(), api()]);
+        consistent = md === rendered && !md.includes(`(review ${id})`);
+        if (!consistent) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(consistent).toBe(true);
+      expect((await t.rt.admin.query(`select count(*)::int as n from knowledge where review_id = $1`, [id])).rows[0].n).toBe(0);
+      expect((await t.rt.admin.query(`select status from reviews where id = $1`, [id])).rows[0].status).not.toBe('completed');
+    } finally {
+      if (id) await t.app.inject({ method: 'POST', url: `/v1/reviews/${id}/cancel`, headers: auth(owner.api_key) });
+      await t.rt.admin.query('drop trigger test_refuse_completion on reviews');
+      await t.rt.admin.query('drop function test_refuse_completion()');
+    }
+  });
+
+  it('severities are rounded as PostgreSQL rounds numeric(4, 2): the file, the API and the rows agree', async () => {
+    const { roundTo2 } = await import('../../src/core/review/finalize-review.js');
+    const xs = [0, 1, 7, 7.5, 7.333333333333333, 6.666666666666667, 7.125, 7.135, 8.005, 1.005, 2.675, 9.995, 4.444999, 0.125, 10];
+    for (let i = 0; i < 200; i++) xs.push(Math.round(Math.random() * 1e6) / 1e5, Math.random() * 10);
+    const { rows: r } = await t.rt.admin.query(`select x::float8 as x, round(x::numeric, 2)::float8 as r from unnest($1::text[]) as x`, [xs.map(String)]);
+    expect(r.map((x: { x: number }) => roundTo2(x.x))).toEqual(r.map((x: { r: number }) => x.r));
   });
 });

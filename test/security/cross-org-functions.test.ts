@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, newOrg, type TestApp } from '../helpers/app.js';
-import { addOrgMember } from '../helpers/tenancy-fixtures.js';
+import { addOrgMember, createProjectVia } from '../helpers/tenancy-fixtures.js';
 
 /**
  * The only doors across tenants: SECURITY DEFINER functions run as the owner and bypass RLS.
@@ -13,6 +13,7 @@ const REVIEWED = [
   'quorum.auth_invite_by_token(p_hash bytea)',
   'quorum.auth_user_by_email(p_email text)',
   'quorum.auth_user_orgs(p_user_id uuid)',
+  'quorum.note_knowledge_deleted()',
   'quorum.enqueue_job(p_task text, p_payload jsonb, p_job_key text DEFAULT NULL::text, p_priority integer DEFAULT NULL::integer, p_max_attempts integer DEFAULT NULL::integer, p_run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_queue_name text DEFAULT NULL::text)',
   'quorum.remove_job(p_job_key text)',
   'quorum.system_has_users()',
@@ -239,6 +240,41 @@ describe('named cross-org functions', () => {
       expect(await owner(`select key from graphile_worker._private_jobs where key like '%:shared-key'`, [])).toEqual([{ key: `${a.org_id}:shared-key` }]);
       expect(await as(a.org_id, `select quorum.remove_job($1) as removed`, [`../${b.org_id}:shared-key`])).toEqual({ removed: false });
       expect(await owner(`select key from graphile_worker._private_jobs where key like '%:shared-key'`, [])).toEqual([{ key: `${a.org_id}:shared-key` }]);
+    } finally {
+      c.release();
+    }
+  });
+  it('note_knowledge_deleted (trigger): a deletion of knowledge marks its project (id and transaction only); the runtime role cannot write marks', async () => {
+    const p = await createProjectVia(t, a.api_key, 'kd-marks');
+    const [r] = await owner(
+      `insert into reviews (org_id, project_id, task_id, developer_id, target, panel) values ($1, $2, 'kd', $3, '{"kind":"last_commit"}', '[]') returning id`,
+      [a.org_id, p.id, a.user_id],
+    );
+    const [f] = await owner(
+      `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
+       values ($1, $2, $3, $4, 'fp', 'a.ts', 1, 1, 'security', 9, 9, 'T', 'D', '{security}', 1, 1) returning id`,
+      [a.org_id, p.id, r.id, a.user_id],
+    );
+    await owner(
+      `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+       values ($1, $2, $3, $4, $5, 'security', 't', 'T', 'a.ts', 9, 'D')`,
+      [a.org_id, p.id, r.id, f.id, a.user_id],
+    );
+    const before = (await owner(`select count(*)::int as n from knowledge_deletions where project_id = $1`, [p.id]))[0].n;
+    expect(before).toBe(0);
+    // Deleted in the org, by the runtime role: one mark for the statement, with the project and the deleting transaction.
+    const c = await t.rt.appPool.connect();
+    try {
+      await c.query('begin');
+      await c.query(`select set_config('quorum.org_id', $1, true)`, [a.org_id]);
+      const xid = (await c.query(`delete from knowledge where project_id = $1 returning pg_current_xact_id()::text as xid`, [p.id])).rows[0].xid;
+      await c.query('commit');
+      expect(await owner(`select project_id, xid::text from knowledge_deletions where project_id = $1`, [p.id])).toEqual([{ project_id: p.id, xid }]);
+      const err = await c.query(`insert into knowledge_deletions (project_id) values ($1)`, [p.id]).then(() => null, (e: { code: string }) => e);
+      expect(err?.code).toBe('42501');
+      // A deletion that removes nothing leaves no mark.
+      await owner('delete from knowledge where false');
+      expect((await owner(`select count(*)::int as n from knowledge_deletions where project_id = $1`, [p.id]))[0].n).toBe(1);
     } finally {
       c.release();
     }

@@ -13,7 +13,9 @@ import { addOrgMember, createKeyVia, createProjectVia, setMemberVia } from '../h
 // Tables that hold no tenant data and were reviewed as such. Every other table must have RLS.
 // gate_buckets: token counts of upstream pools and tenant limits, keyed by ids only (no names,
 // no text, no content); every process must see every bucket to share the provider's limits.
-const REVIEWED_SYSTEM_TABLES = ['quorum_migrations', 'worker_heartbeats', 'gate_buckets', 'gate_fairness'];
+// knowledge_deletions: a project id and a transaction id per deletion of knowledge entries (no
+// content), written only by a trigger, read by project id (KNOWLEDGE.md exports).
+const REVIEWED_SYSTEM_TABLES = ['quorum_migrations', 'worker_heartbeats', 'gate_buckets', 'gate_fairness', 'knowledge_deletions'];
 const SCHEMAS = ['public', 'quorum'];
 
 interface TableInfo {

@@ -3,7 +3,7 @@ import { withTenant } from '../../db/client.js';
 import { codeSpan, escapeMarkdown, escapeProse } from './report-md.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import { FORMER_MEMBER, lockProjectKnowledge, readKnowledgeDelta, type KnowledgeDeltaRow, type KnowledgeOut } from './knowledge.repo.js';
+import { FORMER_MEMBER, lockProjectKnowledge, readKnowledgeDelta, type KnowledgeDeltaRow, type KnowledgeOut, type OwnKnowledgeStamp } from './knowledge.repo.js';
 import { knowledgePath, writeFileAtomic } from './review-files.js';
 
 const MAX_ENTRIES = 5_000;
@@ -25,7 +25,9 @@ function header(projectSlug: string, count: number): string {
  * An entry's section, split around its author's name (the only part of an entry that can change:
  * a user renames themself, or leaves the org), so that a cached section is re-rendered by joining.
  */
-function sectionParts(e: KnowledgeOut): { head: string; tail: string } {
+type SectionSource = Pick<KnowledgeOut, 'title' | 'category' | 'severity' | 'file' | 'created_at' | 'review_id' | 'detail'>;
+
+function sectionParts(e: SectionSource): { head: string; tail: string } {
   return {
     head: [`## ${escapeMarkdown(e.title)}`, '', `- **${e.category}**, severity ${e.severity}, ${codeSpan(e.file)}`, '- found by '].join('\n'),
     tail: ` on ${e.created_at.slice(0, 10)} (review ${e.review_id})\n\n${escapeProse(e.detail)}\n`,
@@ -70,21 +72,25 @@ interface CachedEntry {
 /** What this process last read of a project's knowledge (see readKnowledgeDelta). */
 interface ProjectKnowledge {
   watermark: string;
-  /** The project's entry count at that read (entries may hold fewer: at most MAX_ENTRIES). */
-  total: number;
-  /** Newest first: created_at descending, then id descending (as the database orders them). */
+  /** Newest first: created_at descending, then id descending (as the database orders them); at most MAX_ENTRIES. */
   entries: CachedEntry[];
 }
 
 /** Entries kept per process across all projects; the least recently exported projects go first. */
 const MAX_CACHED_ENTRIES = 20_000;
 
-/** Per process (keyed by its deps, like the export queue): project key → what it last read, in LRU order. */
-const byDeps = new WeakMap<CoreDeps, Map<string, ProjectKnowledge>>();
+/**
+ * Per process, by database (deps derived for a job or a request share it, and with it what was
+ * read): data directory + project → what it last read, in LRU order.
+ */
+const byDb = new WeakMap<CoreDeps['db'], Map<string, ProjectKnowledge>>();
 
 const newestFirst = (a: CachedEntry, b: CachedEntry) => b.atUs - a.atUs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
-function cachedEntry(e: KnowledgeDeltaRow): CachedEntry {
+/** What a cached entry is made of: a row read, or an entry the exporting transaction adds. */
+type EntrySource = SectionSource & Pick<KnowledgeDeltaRow, 'id' | 'at_us' | 'xid' | 'developer_id' | 'developer_name'>;
+
+function cachedEntry(e: EntrySource): CachedEntry {
   const { head, tail } = sectionParts(e);
   const name = escapeMarkdown(e.developer_name);
   const nameAt = Buffer.byteLength(head) + 1;
@@ -99,7 +105,7 @@ function renamed(e: CachedEntry, name: string): void {
 }
 
 /** Sections of rows read, giving the event loop back between slices (a first export renders up to 5,000). */
-async function cachedEntries(rows: KnowledgeDeltaRow[]): Promise<CachedEntry[]> {
+async function cachedEntries(rows: readonly EntrySource[]): Promise<CachedEntry[]> {
   const out: CachedEntry[] = [];
   for (const [i, e] of rows.entries()) {
     if (i > 0 && i % ENTRIES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -122,11 +128,16 @@ function mergeNewestFirst(a: CachedEntry[], b: CachedEntry[], limit: number): Ca
 
 /**
  * Brings this process's view of a project's knowledge up to date, in one statement: only rows
- * inserted since the last read (by transaction id), the count (a deletion shows as a count lower
- * than expected, and the view is read anew), and the authors' current names. Must hold the
+ * inserted since the last read (by transaction id), whether any were deleted since (then the view
+ * is read anew), and the authors' current names (and those of `alsoNames`). Must hold the
  * project's knowledge lock (exports are serialized), so no two calls update one view at once.
  */
-async function refreshProjectKnowledge(tx: Transaction<Database>, prev: ProjectKnowledge | undefined, projectId: string): Promise<ProjectKnowledge> {
+async function refreshProjectKnowledge(
+  tx: Transaction<Database>,
+  prev: ProjectKnowledge | undefined,
+  projectId: string,
+  alsoNames: readonly string[] = [],
+): Promise<{ view: ProjectKnowledge; names: Map<string, string> }> {
   if (prev) {
     const mark = BigInt(prev.watermark);
     const d = await readKnowledgeDelta(tx, {
@@ -134,19 +145,20 @@ async function refreshProjectKnowledge(tx: Transaction<Database>, prev: ProjectK
       sinceXid: prev.watermark,
       // Entries already read whose transaction is at or above the mark: read again, they would count twice.
       known: prev.entries.filter((e) => e.xid >= mark).map((e) => e.id),
-      developerIds: [...new Set(prev.entries.map((e) => e.developerId))],
+      developerIds: [...new Set([...prev.entries.map((e) => e.developerId), ...alsoNames])],
       limit: MAX_ENTRIES,
     });
-    if (d.total === prev.total + d.rows.length) {
+    if (!d.deleted) {
       for (const e of prev.entries) {
         const name = d.names.get(e.developerId) ?? FORMER_MEMBER;
         if (name !== e.name) renamed(e, name);
       }
-      return { watermark: d.watermark, total: d.total, entries: mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES) };
+      const entries = mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES);
+      return { view: { watermark: d.watermark, entries }, names: d.names };
     }
   }
-  const d = await readKnowledgeDelta(tx, { projectId, sinceXid: '0', known: [], developerIds: [], limit: MAX_ENTRIES });
-  return { watermark: d.watermark, total: d.total, entries: (await cachedEntries(d.rows)).sort(newestFirst) };
+  const d = await readKnowledgeDelta(tx, { projectId, sinceXid: '0', known: [], developerIds: [...alsoNames], limit: MAX_ENTRIES });
+  return { view: { watermark: d.watermark, entries: (await cachedEntries(d.rows)).sort(newestFirst) }, names: d.names };
 }
 
 function remember(views: Map<string, ProjectKnowledge>, key: string, view: ProjectKnowledge): void {
@@ -161,6 +173,21 @@ function remember(views: Map<string, ProjectKnowledge>, key: string, view: Proje
   }
 }
 
+function viewsOf(deps: CoreDeps): Map<string, ProjectKnowledge> {
+  let views = byDb.get(deps.db);
+  if (!views) byDb.set(deps.db, (views = new Map()));
+  return views;
+}
+
+function viewKey(deps: CoreDeps, orgId: string, projectId: string): string {
+  return `${deps.config.dataDir}\0${orgId}:${projectId}`;
+}
+
+function writeView(deps: CoreDeps, orgId: string, project: { id: string; slug: string }, view: ProjectKnowledge): Promise<void> {
+  const parts = [Buffer.from(header(project.slug, view.entries.length)), ...view.entries.map((e) => e.bytes)];
+  return writeFileAtomic(knowledgePath(deps.config.dataDir, orgId, project.id), Buffer.concat(parts));
+}
+
 /**
  * Re-exports a project's KNOWLEDGE.md from the database. Writers are serialized by an advisory
  * lock held while reading and writing, and the file is replaced atomically (temp + rename), so any
@@ -169,18 +196,87 @@ function remember(views: Map<string, ProjectKnowledge>, key: string, view: Proje
  * process's last export of the project.
  */
 export async function exportKnowledge(deps: CoreDeps, orgId: string, project: { id: string; slug: string }): Promise<string> {
-  const file = knowledgePath(deps.config.dataDir, orgId, project.id);
-  let views = byDeps.get(deps);
-  if (!views) byDeps.set(deps, (views = new Map()));
-  const key = `${orgId}:${project.id}`;
+  const views = viewsOf(deps);
+  const key = viewKey(deps, orgId, project.id);
   await withTenant(deps.db, orgId, async (tx) => {
     await lockProjectKnowledge(tx, project.id);
     // Dropped first: if this export fails half-way, the next one reads the project anew.
     const prev = views.get(key);
     views.delete(key);
-    const view = await refreshProjectKnowledge(tx, prev, project.id);
-    await writeFileAtomic(file, [Buffer.from(header(project.slug, view.entries.length)), ...view.entries.map((e) => e.bytes)]);
+    const { view } = await refreshProjectKnowledge(tx, prev, project.id);
+    await writeView(deps, orgId, project, view);
     remember(views, key, view);
   });
-  return file;
+  return knowledgePath(deps.config.dataDir, orgId, project.id);
+}
+
+/** An entry a transaction is adding (the knowledge row it inserts, with the id it chose). */
+export interface OwnKnowledgeEntry {
+  id: string;
+  review_id: string;
+  developer_id: string;
+  category: string;
+  title: string;
+  file: string;
+  severity: number;
+  detail: string;
+}
+
+/** What became of an export made inside the transaction that adds the entries (exportKnowledgeWithOwn). */
+export interface OwnKnowledgeExport {
+  /** The file is written (before the transaction commits). */
+  written: Promise<void>;
+  /** After the commit: the process keeps the view it wrote, for the next export's delta. */
+  committed(): void;
+  /**
+   * The transaction did not commit, or inserted other entries than these: the file may show entries
+   * that do not exist. A fresh export from the database (after this transaction ends) puts it right.
+   */
+  abandoned(): void;
+}
+
+/**
+ * KNOWLEDGE.md with the entries the calling transaction is about to insert, written while it runs
+ * (its inserting statement and this file write go on at the same time): the answer that follows
+ * the commit does not wait for a separate export. The transaction must hold the project's
+ * knowledge lock until it ends (so exports stay serialized, and the next one, after this commit,
+ * reads these entries) and not have inserted `own` yet; `stamp` gives their created_at and xid
+ * as the rows will have them. Others' new entries are read first (one statement), like any export.
+ */
+export async function exportKnowledgeWithOwn(
+  deps: CoreDeps,
+  tx: Transaction<Database>,
+  input: { orgId: string; project: { id: string; slug: string }; stamp: OwnKnowledgeStamp; own: readonly OwnKnowledgeEntry[] },
+): Promise<OwnKnowledgeExport> {
+  const { orgId, project, stamp, own } = input;
+  const views = viewsOf(deps);
+  const key = viewKey(deps, orgId, project.id);
+  const prev = views.get(key);
+  views.delete(key);
+  const authors = [...new Set(own.map((e) => e.developer_id))];
+  const { view, names } = await refreshProjectKnowledge(tx, prev, project.id, authors);
+  const createdAt = new Date(Number(BigInt(stamp.nowUs) / 1000n)).toISOString();
+  const rows: EntrySource[] = own.map((e) => ({
+    ...e,
+    developer_name: names.get(e.developer_id) ?? FORMER_MEMBER,
+    created_at: createdAt,
+    at_us: Number(stamp.nowUs),
+    xid: stamp.xid,
+  }));
+  const next: ProjectKnowledge = {
+    watermark: view.watermark,
+    entries: mergeNewestFirst((await cachedEntries(rows)).sort(newestFirst), view.entries, MAX_ENTRIES),
+  };
+  const written = writeView(deps, orgId, project, next);
+  written.catch(() => undefined); // the caller awaits it; failing first elsewhere must not leave it unhandled
+  return {
+    written,
+    committed: () => remember(views, key, next),
+    abandoned: () => {
+      // Not kept: the next export of this process reads the project anew.
+      exportKnowledge(deps, orgId, project).catch((e: unknown) =>
+        deps.logger.warn({ org_id: orgId, project_id: project.id, err: (e as Error).message }, 'could not re-export KNOWLEDGE.md after a review did not complete'),
+      );
+    },
+  };
 }

@@ -3,6 +3,7 @@ import type { Database, ReviewsTable } from '../../db/schema.js';
 import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
 import { removeJobCall } from '../jobs/enqueue.js';
 import { REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
+import { ownKnowledgeStampColumns, projectKnowledgeLock, type OwnKnowledgeStamp } from './knowledge.repo.js';
 
 /** A reviewer's result as reviewer_runs keeps it (the checkpoint a resumed review starts from). */
 export interface ReviewerRunInsert {
@@ -26,13 +27,23 @@ export type LockedState = Pick<ReviewRow, 'status' | 'cancel_requested' | 'attem
  * The lock is taken before anything is written (the other CTEs read from it) and returns the row
  * as committed by whoever held the lock before (a FOR UPDATE that waited rechecks the newest
  * version), so the check is the one a separate `select … for update` made.
+ *
+ * With `knowledgeProjectId` (the review will add knowledge entries), the project's knowledge lock
+ * is taken after the row's (the order every completing transaction takes them in) and the
+ * transaction's stamp returned, for exportKnowledgeWithOwn.
  */
 export async function lockAndCheckpoint(
   tx: Transaction<Database>,
-  input: { review: { id: string; org_id: string; project_id: string }; attempts: number; runs: readonly ReviewerRunInsert[]; events: readonly NewEvent[] },
-): Promise<LockedState | undefined> {
+  input: {
+    review: { id: string; org_id: string; project_id: string };
+    attempts: number;
+    runs: readonly ReviewerRunInsert[];
+    events: readonly NewEvent[];
+    knowledgeProjectId?: string | undefined;
+  },
+): Promise<(LockedState & { stamp: OwnKnowledgeStamp | null }) | undefined> {
   const { review } = input;
-  const { rows } = await sql<LockedState>`
+  const { rows } = await sql<LockedState & { nowUs: string | null; xid: string | null }>`
     with l as materialized (
       select status, cancel_requested, attempts from reviews where id = ${review.id} for update
     ), ok as materialized (
@@ -43,8 +54,13 @@ export async function lockAndCheckpoint(
         from ok, json_to_recordset(${JSON.stringify(input.runs)}::json)
              as r(reviewer text, status text, findings jsonb, usage jsonb, error text, duration_ms integer)
     )${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events, { onlyIf: 'ok' })}` : sql``}
-    select * from l`.execute(tx);
-  return rows[0];
+    ${input.knowledgeProjectId ? sql`, kl as materialized (select ${projectKnowledgeLock(input.knowledgeProjectId)} from ok)` : sql``}
+    select l.*${input.knowledgeProjectId ? sql`, k.*` : sql``}
+      from l${input.knowledgeProjectId ? sql` left join lateral (select ${ownKnowledgeStampColumns} from kl) k on true` : sql``}`.execute(tx);
+  const r = rows[0];
+  if (!r) return undefined;
+  const { nowUs, xid, ...state } = r;
+  return { ...state, stamp: nowUs && xid ? { nowUs, xid } : null };
 }
 
 /** One finding of the consensus, as the completing statement inserts it. */
@@ -64,8 +80,9 @@ export interface FindingInsert {
   agreement: number;
   panel_size: number;
   similar_finding: unknown;
-  /** Set only for findings that become shared knowledge: their normalized title. */
+  /** Set only for findings that become shared knowledge: their normalized title, and the entry's id. */
   knowledge_title: string | null;
+  knowledge_id: string | null;
 }
 
 /** What the database made of an inserted finding (the rest is what was sent). */
@@ -111,7 +128,7 @@ export async function writeCompletion(
       select * from json_to_recordset(${JSON.stringify(input.findings)}::json) as x(
         fingerprint text, file text, line_start integer, line_end integer, category text, severity numeric,
         score numeric, title text, detail text, suggestion text, rules text[], reviewers text[], agreement integer,
-        panel_size integer, similar_finding jsonb, knowledge_title text)
+        panel_size integer, similar_finding jsonb, knowledge_title text, knowledge_id uuid)
     ), f as (
       insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category,
                             severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size, similar_finding)
@@ -122,8 +139,8 @@ export async function writeCompletion(
       on conflict (review_id, fingerprint, line_start) do nothing
       returning *
     ), k as (
-      insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
-      select f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
+      insert into knowledge (id, org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+      select x.knowledge_id, f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
         from f join x on x.fingerprint = f.fingerprint and x.line_start = f.line_start
        where x.knowledge_title is not null
       on conflict (finding_id) do nothing

@@ -10,8 +10,9 @@ import { BUILTIN_RULES } from '../llm/builtin/index.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { normalizeTitle } from './fingerprint.js';
-import { findSimilarMany, type SimilarEntry } from './knowledge.repo.js';
+import { findSimilarMany, lockProjectKnowledgeStamped, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
+import { exportKnowledgeWithOwn, type OwnKnowledgeExport } from './export-knowledge.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
@@ -24,6 +25,7 @@ import { summarizeReview } from './summary.js';
 import { DEFAULT_THRESHOLDS, type RawFinding, type ReviewCoverage, type ReviewSummary } from './types.js';
 import { VERSION } from '../../version.js';
 import fs from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 
 /** Findings at or above this severity become shared knowledge (project setting `knowledge_min_severity`). */
 const DEFAULT_KNOWLEDGE_MIN_SEVERITY = 7;
@@ -52,6 +54,8 @@ export interface Completion {
   findings: FindingOut[];
   /** Knowledge entries this review added: KNOWLEDGE.md is re-exported only when there are any. */
   knowledgeAdded: number;
+  /** KNOWLEDGE.md as written with those entries, before the commit (see afterCompletion). */
+  knowledgeExport?: OwnKnowledgeExport | undefined;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function finalizeReview(
   input: { review: ReviewRow; project: Project; change: PreparedChange; correlationId?: string | undefined },
 ): Promise<RunOutcome> {
   const { review, project } = input;
-  const done = await withTenant(deps.db, review.org_id, async (tx) => {
+  const done = await withCompletionTransaction(deps, review.org_id, async (tx) => {
     const locked = await lockReview(tx, review.id);
     if (!locked || locked.status !== 'running') return null;
     const runs = await tx.selectFrom('reviewer_runs').select(['reviewer', 'status', 'findings', 'usage', 'error']).where('review_id', '=', review.id).execute();
@@ -75,10 +79,34 @@ export async function finalizeReview(
 }
 
 /**
- * After commit: KNOWLEDGE.md follows the database (only when this review changed it, or it is
- * missing), re-exported before the caller goes on — concurrent reviews of a project share exports.
+ * A transaction that completes a review (fn returns its Completion, or null when it did not): when
+ * it wrote KNOWLEDGE.md with its entries but does not commit, the file is put right from the
+ * database.
+ */
+export async function withCompletionTransaction(deps: CoreDeps, orgId: string, fn: (tx: Transaction<Database>) => Promise<Completion | null>): Promise<Completion | null> {
+  let written: OwnKnowledgeExport | undefined;
+  try {
+    return await withTenant(deps.db, orgId, async (tx) => {
+      const done = await fn(tx);
+      written = done?.knowledgeExport;
+      return done;
+    });
+  } catch (e) {
+    written?.abandoned();
+    throw e;
+  }
+}
+
+/**
+ * After commit: KNOWLEDGE.md follows the database. A review that added entries wrote the file in
+ * its transaction (this process keeps what it wrote, for the next export); one that added none
+ * re-exports only when the file is missing.
  */
 export async function afterCompletion(deps: CoreDeps, project: Project, done: Completion): Promise<void> {
+  if (done.knowledgeExport) {
+    done.knowledgeExport.committed();
+    return;
+  }
   if (done.outcome !== 'completed') return;
   const missing = async () => fs.access(knowledgePath(deps.config.dataDir, done.row.org_id, project.id)).then(() => false, () => true);
   if (done.knowledgeAdded === 0 && !(await missing())) return;
@@ -94,6 +122,8 @@ export interface CompletionInput {
   spans?: Spans | undefined;
   /** The review's fallback job (an inline review's), taken back in the completing statement. */
   removeJobKey?: string | undefined;
+  /** The transaction already holds the project's knowledge lock: its stamp (lockAndCheckpoint). */
+  knowledgeStamp?: OwnKnowledgeStamp | null | undefined;
 }
 
 /**
@@ -234,10 +264,45 @@ export function composeCompletion(deps: CoreDeps, input: CompletionInput, consen
  * returns, before the caller commits.
  */
 export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Database>, input: CompletionInput, composed: ComposedCompletion): Promise<Completion> {
-  const { review } = input;
+  const { review, project } = input;
   const files = Promise.all((composed.reports?.files ?? []).map((f) => writeFileAtomic(f.path, f.content)));
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
-  const written = await writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
+  // KNOWLEDGE.md with this review's entries, written while the statement below inserts them.
+  const own = composed.findings.filter((f) => f.knowledge_id !== null);
+  let knowledgeExport: OwnKnowledgeExport | undefined;
+  if (own.length) {
+    const stamp = input.knowledgeStamp ?? (await lockProjectKnowledgeStamped(tx, project.id));
+    knowledgeExport = await exportKnowledgeWithOwn(deps, tx, {
+      orgId: review.org_id,
+      project,
+      stamp,
+      own: own.map((f) => ({
+        id: f.knowledge_id!,
+        review_id: review.id,
+        developer_id: review.developer_id,
+        category: f.category,
+        title: f.title,
+        file: f.file,
+        severity: f.severity,
+        detail: f.detail,
+      })),
+    });
+    input.spans?.mark('finalize: knowledge delta');
+  }
+  let written: Awaited<ReturnType<typeof writeCompletion>>;
+  try {
+    written = await writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
+    await knowledgeExport?.written;
+  } catch (e) {
+    knowledgeExport?.abandoned();
+    throw e;
+  }
+  if (knowledgeExport && written.knowledgeAdded !== own.length) {
+    // Not the entries the file was written with (cannot happen while the review's row lock is
+    // held, but the file must not disagree with the database): re-exported after this ends.
+    knowledgeExport.abandoned();
+    knowledgeExport = undefined;
+  }
   // The reports were just written from memory: not read back (tens of kB per review), nor the target.
   const row: ReviewRow = { ...written.row, target: review.target, report_md: composed.reports?.md ?? null, report_json: (composed.reports?.json as unknown as ReviewRow['report_json']) ?? null };
   const findings = findingsOut(composed.findings, written.findings, review.developer_id);
@@ -246,7 +311,7 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   // without its report; a failed commit leaves a report the retry overwrites.
   await files;
   input.spans?.mark('finalize: report files (rest)');
-  return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded };
+  return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded, knowledgeExport };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */
@@ -254,17 +319,37 @@ function byScoreFileLine(a: FindingOut, b: FindingOut): number {
   return b.score - a.score || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line_start - b.line_start;
 }
 
+/** Findings at or above this severity become shared knowledge in a project with these settings. */
+function knowledgeMinSeverity(settings: Record<string, unknown>): number {
+  return typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
+}
+
+/** Whether completing with this consensus adds knowledge entries (the transaction then takes the project's knowledge lock). */
+export function consensusAddsKnowledge(consensus: Consensus, settings: Record<string, unknown>): boolean {
+  const min = knowledgeMinSeverity(settings);
+  return consensus.kind === 'merged' && consensus.summary.findings.some((f) => roundTo2(f.severity) >= min);
+}
+
+/**
+ * Rounded to 2 decimals on the number's decimal form, half away from zero (as PostgreSQL rounds
+ * into numeric(4, 2)), so what is written, shown and exported is the same number.
+ */
+export function roundTo2(x: number): number {
+  const r = Number(`${Math.round(Number(`${Math.abs(x)}e2`))}e-2`);
+  return Number.isFinite(r) ? Math.sign(x) * r : x;
+}
+
 /** The consensus findings as writeCompletion inserts them. */
 function findingInserts(summary: ReviewSummary, similar: Map<string, SimilarEntry>, settings: Record<string, unknown>): FindingInsert[] {
-  const min = typeof settings.knowledge_min_severity === 'number' ? settings.knowledge_min_severity : DEFAULT_KNOWLEDGE_MIN_SEVERITY;
+  const min = knowledgeMinSeverity(settings);
   return summary.findings.map((f) => ({
     fingerprint: f.fingerprint,
     file: f.file,
     line_start: f.lineStart,
     line_end: f.lineEnd,
     category: f.category,
-    severity: f.severity,
-    score: f.score,
+    severity: roundTo2(f.severity),
+    score: roundTo2(f.score),
     title: f.title,
     detail: f.detail,
     suggestion: f.suggestion ?? null,
@@ -274,7 +359,8 @@ function findingInserts(summary: ReviewSummary, similar: Map<string, SimilarEntr
     panel_size: f.panelSize,
     similar_finding: similar.get(f.fingerprint) ?? null,
     // Set only for findings that become shared knowledge.
-    knowledge_title: f.severity >= min ? normalizeTitle(f.title) : null,
+    knowledge_title: roundTo2(f.severity) >= min ? normalizeTitle(f.title) : null,
+    knowledge_id: roundTo2(f.severity) >= min ? randomUUID() : null,
   }));
 }
 

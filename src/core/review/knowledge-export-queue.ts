@@ -8,8 +8,11 @@ interface ProjectExports {
   next: Promise<void> | null;
 }
 
-/** Per process (keyed by its deps): the export in progress and the one queued, per project. */
-const byDeps = new WeakMap<CoreDeps, Map<string, ProjectExports>>();
+/**
+ * Per process, by database (deps derived for a job or a request share it): the export in progress
+ * and the one queued, per data directory and project.
+ */
+const byDb = new WeakMap<CoreDeps['db'], Map<string, ProjectExports>>();
 
 /**
  * Re-exports KNOWLEDGE.md for a caller whose transaction has committed: resolves once an export
@@ -19,9 +22,9 @@ const byDeps = new WeakMap<CoreDeps, Map<string, ProjectExports>>();
  * project cost two exports, not ten, each of which reads and writes the whole file.
  */
 export function exportKnowledgeCoalesced(deps: CoreDeps, orgId: string, project: Pick<Project, 'id' | 'slug'>): Promise<void> {
-  let perProject = byDeps.get(deps);
-  if (!perProject) byDeps.set(deps, (perProject = new Map()));
-  const key = `${orgId}:${project.id}`;
+  let perProject = byDb.get(deps.db);
+  if (!perProject) byDb.set(deps.db, (perProject = new Map()));
+  const key = `${deps.config.dataDir}\0${orgId}:${project.id}`;
   const state = perProject.get(key);
   const run = async () => {
     await exportKnowledge(deps, orgId, project);

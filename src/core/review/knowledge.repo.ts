@@ -99,27 +99,29 @@ export interface KnowledgeDeltaRow extends KnowledgeOut {
 }
 
 /**
- * What a KNOWLEDGE.md export needs, read in ONE statement (one snapshot): the project's entry
- * count, the `limit` newest entries inserted by transactions at or above `sinceXid` except `known`
- * ids, the authors' current names for `developerIds`, and the xmin of the snapshot all of this was
- * read with (the next call's `sinceXid`: every transaction below it had ended, so a row not seen
- * now will have an xid at or above it). `sinceXid` '0' reads the newest `limit` entries.
+ * What a KNOWLEDGE.md export needs, read in ONE statement (one snapshot): the `limit` newest
+ * entries inserted by transactions at or above `sinceXid` except `known` ids, whether entries of
+ * the project were deleted by such a transaction (knowledge_deletions: what was read before may
+ * be gone), the authors' current names for `developerIds`, and the xmin of the snapshot all of this
+ * was read with (the next call's `sinceXid`: every transaction below it had ended, so a row or a
+ * deletion not seen now has an xid at or above it). `sinceXid` '0' reads the newest `limit` entries.
  */
 export async function readKnowledgeDelta(
   tx: Transaction<Database>,
   q: { projectId: string; sinceXid: string; known: string[]; developerIds: string[]; limit: number },
-): Promise<{ watermark: string; total: number; rows: KnowledgeDeltaRow[]; names: Map<string, string> }> {
+): Promise<{ watermark: string; deleted: boolean; rows: KnowledgeDeltaRow[]; names: Map<string, string> }> {
   // One row per entry read (the figures repeated on each), or one row of figures and nulls.
-  const { rows } = await sql<{ watermark: string; total: number; names: Record<string, string> } & Partial<Omit<KnowledgeDeltaRow, 'at_us' | 'created_at'>> & { at_us: string | null; created_at: Date | null }>`
+  const { rows } = await sql<{ watermark: string; deleted: boolean; names: Record<string, string> } & Partial<Omit<KnowledgeDeltaRow, 'at_us' | 'created_at'>> & { at_us: string | null; created_at: Date | null }>`
     -- The new rows through the (project, xid) index: a few rows, not the whole project filtered.
     with recent as materialized (
       select id from knowledge where project_id = ${q.projectId} and xid >= ${q.sinceXid}::xid8
          -- Hashed, not compared one by one: while a long transaction holds the xmin back, the known list grows.
          and id not in (select unnest(${q.known}::uuid[]))
     )
-    select m.watermark, m.total, m.names, d.*
+    select m.watermark, m.deleted, m.names, d.*
       from (select pg_snapshot_xmin(pg_current_snapshot())::text as watermark,
-                   (select count(*) from knowledge where project_id = ${q.projectId})::int as total,
+                   exists (select 1 from knowledge_deletions
+                            where (project_id = ${q.projectId} or project_id is null) and xid >= ${q.sinceXid}::xid8) as deleted,
                    (select coalesce(json_object_agg(u.id, u.name), '{}') from users u where u.id = any(${q.developerIds}::uuid[])) as names) m
       left join lateral (
         select k.id, k.project_id, k.review_id, k.finding_id, k.developer_id, coalesce(u.name, ${FORMER_MEMBER}) as developer_name,
@@ -132,7 +134,7 @@ export async function readKnowledgeDelta(
   const r = rows[0]!;
   return {
     watermark: r.watermark,
-    total: r.total,
+    deleted: r.deleted,
     rows: rows
       .filter((f) => f.id != null)
       .map((f) => ({ ...(f as unknown as KnowledgeDeltaRow), at_us: Number(f.at_us), created_at: f.created_at!.toISOString() })),
@@ -140,7 +142,31 @@ export async function readKnowledgeDelta(
   };
 }
 
-/** Serializes KNOWLEDGE.md exports of one project across every process (released at commit). */
+/** The lock that serializes KNOWLEDGE.md exports of one project across every process (a transaction lock: released at its end). */
+export function projectKnowledgeLock(projectId: string) {
+  return sql<void>`pg_advisory_xact_lock(hashtextextended(${'knowledge:' + projectId}, 0))`;
+}
+
+/** Takes the project's knowledge lock (see projectKnowledgeLock). */
 export async function lockProjectKnowledge(tx: Transaction<Database>, projectId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${'knowledge:' + projectId}, 0))`.execute(tx);
+  await sql`select ${projectKnowledgeLock(projectId)}`.execute(tx);
+}
+
+/**
+ * What a transaction that adds knowledge entries needs to put them in KNOWLEDGE.md before it
+ * commits: the entries' created_at (the transaction's now(), in microseconds since the epoch) and
+ * their xid (the transaction's id), as the rows will hold them.
+ */
+export interface OwnKnowledgeStamp {
+  nowUs: string;
+  xid: string;
+}
+
+/** Columns that stamp this transaction's knowledge rows (see OwnKnowledgeStamp), for a select list. */
+export const ownKnowledgeStampColumns = sql<OwnKnowledgeStamp>`(extract(epoch from now()) * 1000000)::int8::text as "nowUs", pg_current_xact_id()::text as xid`;
+
+/** Takes the project's knowledge lock and returns the transaction's stamp: one statement. */
+export async function lockProjectKnowledgeStamped(tx: Transaction<Database>, projectId: string): Promise<OwnKnowledgeStamp> {
+  const { rows } = await sql<OwnKnowledgeStamp>`select ${projectKnowledgeLock(projectId)}, ${ownKnowledgeStampColumns}`.execute(tx);
+  return rows[0]!;
 }

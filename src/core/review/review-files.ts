@@ -22,22 +22,27 @@ export function knowledgePath(dataDir: string, orgId: string, projectId: string)
   return path.join(projectReportsDir(dataDir, orgId, projectId), 'KNOWLEDGE.md');
 }
 
+/** Directories this process made (or found) for files: a write into one of them skips the mkdir. */
+const madeDirs = new Set<string>();
+
 /**
  * Readers see the old file or the new one, never a torn write: temp file in the same dir + rename.
- * Content is a string, or the file's bytes in pieces (written with one writev, not joined first).
+ * The directory is made when it is missing (the first write into it, or after it was removed).
  */
-export async function writeFileAtomic(file: string, content: string | readonly Buffer[]): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(file);
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    if (typeof content === 'string') await fs.writeFile(tmp, content, { mode: 0o640 });
-    else {
-      const fh = await fs.open(tmp, 'w', 0o640);
-      try {
-        await fh.writev(content);
-      } finally {
-        await fh.close();
-      }
+    if (!madeDirs.has(dir)) {
+      await fs.mkdir(dir, { recursive: true });
+      madeDirs.add(dir);
+    }
+    try {
+      await fs.writeFile(tmp, content, { mode: 0o640 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(tmp, content, { mode: 0o640 });
     }
     await fs.rename(tmp, file);
   } catch (e) {

@@ -7,8 +7,10 @@ import { parseUnifiedDiff } from './diff.js';
 import {
   afterCompletion,
   composeCompletion,
+  consensusAddsKnowledge,
   consensusOf,
   similarKnowledge,
+  withCompletionTransaction,
   writeComposedCompletion,
   type Completion,
   type CompletionInput,
@@ -105,8 +107,9 @@ export async function runReviewInline(
         removeJobKey: runReviewJobOptions(row).jobKey,
       };
       const consensus = consensusOf(input);
+      const addsKnowledge = consensusAddsKnowledge(consensus, project.settings);
       spans.mark('finalize: consensus');
-      const out = await withTenant(deps.db, row.org_id, async (tx) => {
+      const out = await withCompletionTransaction(deps, row.org_id, async (tx) => {
         const similar = await similarKnowledge(tx, row, consensus);
         spans.mark('finalize: begin + knowledge match');
         // Lock, checkpoint and reviewer events in one statement; nothing is written unless the
@@ -115,6 +118,8 @@ export async function runReviewInline(
         const locking = lockAndCheckpoint(tx, {
           review: row,
           attempts: row.attempts,
+          // This review adds knowledge: the project's knowledge lock too, for KNOWLEDGE.md written before commit.
+          knowledgeProjectId: addsKnowledge ? project.id : undefined,
           runs: runs.map((r) => ({ reviewer: r.reviewer, status: r.status, findings: r.findings as unknown[], usage: null, error: r.error, duration_ms: r.durationMs })),
           events: reviewEventRows(
             row,
@@ -134,7 +139,8 @@ export async function runReviewInline(
         if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
         // The completing statement takes the job back; a worker that claims it meanwhile waits for this row's lock.
         clearInterval(keepalive);
-        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...locked } }, composed);
+        const { stamp, ...state } = locked;
+        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...state }, knowledgeStamp: stamp }, composed);
       });
       spans.mark('finalize: commit');
       return out;

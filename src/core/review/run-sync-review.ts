@@ -2,6 +2,8 @@ import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
+import { knowledgePath } from './review-files.js';
+import fs from 'node:fs/promises';
 import type { RequestContext } from '../tenancy/actor.js';
 import type { ReviewOut, StartReviewInput } from './review.schemas.js';
 import { Spans } from './review-timing.js';
@@ -65,9 +67,10 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
 }
 
 /**
- * A review finished by a worker: its answer is sent when review.completed is committed, which can be
- * before the worker has re-exported KNOWLEDGE.md. If the review added knowledge, the export is done
- * (or joined) here first, so the file holds the review's entries when the caller reads it.
+ * A review finished by a worker: the worker wrote KNOWLEDGE.md with the review's entries before
+ * committing it, in its own data directory. When that is not this process's (another host), or
+ * the file was replaced since by one without them, the export is done (or joined) here first, so
+ * the file holds the review's entries when the caller reads it.
  */
 async function withKnowledgeExported(deps: CoreDeps, orgId: string, r: { review: ReviewOut; done: boolean }): Promise<{ review: ReviewOut; done: boolean }> {
   if (r.review.status !== 'completed') return r;
@@ -75,6 +78,12 @@ async function withKnowledgeExported(deps: CoreDeps, orgId: string, r: { review:
     const added = await tx.selectFrom('knowledge').select('id').where('review_id', '=', r.review.id).limit(1).executeTakeFirst();
     return added ? tx.selectFrom('projects').select(['id', 'slug']).where('id', '=', r.review.project_id).executeTakeFirst() : undefined;
   });
-  if (project) await exportKnowledgeCoalesced(deps, orgId, project);
+  if (project && !(await knowledgeFileHoldsReview(deps, orgId, project.id, r.review.id))) await exportKnowledgeCoalesced(deps, orgId, project);
   return r;
+}
+
+/** Whether this process's KNOWLEDGE.md of the project shows entries of the review (each names it: "(review <id>)"). */
+async function knowledgeFileHoldsReview(deps: CoreDeps, orgId: string, projectId: string, reviewId: string): Promise<boolean> {
+  const text = await fs.readFile(knowledgePath(deps.config.dataDir, orgId, projectId)).catch(() => null);
+  return text !== null && text.includes(`(review ${reviewId})`);
 }

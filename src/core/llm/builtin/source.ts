@@ -64,57 +64,111 @@ export function reviewable(file: DiffFile): boolean {
 
 export interface LexedLine {
   /** The line with comments removed and string/template contents blanked to spaces (quotes kept). */
-  code: string;
+  readonly code: string;
   /** The comment text on this line (without the marker), or null. */
-  comment: string | null;
+  readonly comment: string | null;
 }
 
-function commentMarkers(lang: Language): { line: string[]; block: boolean } {
-  if (lang === 'python' || lang === 'ruby' || lang === 'shell' || lang === 'config') return { line: ['#'], block: false };
-  if (lang === 'php') return { line: ['//', '#'], block: true };
-  if (lang === 'docs' || lang === 'other') return { line: [], block: false };
-  return { line: ['//'], block: true };
+interface CommentMarkers {
+  /** Line comment markers, and their first characters (a quick test before startsWith). */
+  line: readonly string[];
+  lineFirst: readonly number[];
+  block: boolean;
 }
+
+const markersOf = (line: string[], block: boolean): CommentMarkers => ({ line, lineFirst: line.map((m) => m.charCodeAt(0)), block });
+const HASH_MARKERS = markersOf(['#'], false);
+const PHP_MARKERS = markersOf(['//', '#'], true);
+const NO_MARKERS = markersOf([], false);
+const C_MARKERS = markersOf(['//'], true);
+
+function commentMarkers(lang: Language): CommentMarkers {
+  if (lang === 'python' || lang === 'ruby' || lang === 'shell' || lang === 'config') return HASH_MARKERS;
+  if (lang === 'php') return PHP_MARKERS;
+  if (lang === 'docs' || lang === 'other') return NO_MARKERS;
+  return C_MARKERS;
+}
+
+/**
+ * Lexed lines, per language, by text: every rule of every reviewer lexes the same added lines (a
+ * 500-line change is lexed thousands of times over a panel). Cleared whole when it grows past
+ * LEX_MEMO_MAX lines, so it holds about one large change.
+ */
+const lexMemo = new Map<Language, Map<string, LexedLine>>();
+const LEX_MEMO_MAX = 20_000;
+let lexMemoSize = 0;
 
 /**
  * Lexes one line: strings are blanked (so `"a == b"` never looks like a comparison) and comments
  * split off. One line at a time, so a string or block comment opened on an earlier line is not
- * seen; rules built on this are written to stay quiet rather than guess in that case.
+ * seen; rules built on this are written to stay quiet rather than guess in that case. The result
+ * is shared between callers (memoized): read it, never change it.
  */
 export function lexLine(text: string, lang: Language): LexedLine {
+  let memo = lexMemo.get(lang);
+  if (!memo) lexMemo.set(lang, (memo = new Map()));
+  let lexed = memo.get(text);
+  if (lexed === undefined) {
+    if (lexMemoSize >= LEX_MEMO_MAX) {
+      for (const m of lexMemo.values()) m.clear();
+      lexMemoSize = 0;
+    }
+    lexed = lexUncached(text, lang);
+    memo.set(text, lexed);
+    lexMemoSize++;
+  }
+  return lexed;
+}
+
+const BACKSLASH = 92;
+const SLASH = 47;
+const STAR = 42;
+const BACKTICK = 96;
+
+/**
+ * The lexer proper. Code outside strings is copied in runs (slices), string contents become runs
+ * of blanks: a backslash escape blanks two characters, the quotes themselves are kept.
+ */
+function lexUncached(text: string, lang: Language): LexedLine {
   const markers = commentMarkers(lang);
   let code = '';
-  let quote: string | null = null;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (quote) {
-      if (ch === '\\') {
-        code += '  ';
+  /** Outside a string: where the run of code not yet copied starts. Inside: blanks owed. */
+  let from = 0;
+  let blanks = 0;
+  let quote = -1;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (quote >= 0) {
+      if (c === BACKSLASH) {
+        blanks += 2;
         i++;
-        continue;
-      }
-      if (ch === quote) {
-        quote = null;
-        code += ch;
-      } else code += ' ';
+      } else if (c === quote) {
+        code += ' '.repeat(blanks);
+        quote = -1;
+        from = i; // the closing quote opens the next run of code
+      } else blanks++;
       continue;
     }
-    if (ch === '"' || ch === "'" || (ch === '`' && lang !== 'python')) {
-      quote = ch;
-      code += ch;
+    if (c === 34 || c === 39 || (c === BACKTICK && lang !== 'python')) {
+      code += text.slice(from, i + 1);
+      quote = c;
+      blanks = 0;
       continue;
     }
-    if (markers.block && text.startsWith('/*', i)) {
+    if (markers.block && c === SLASH && text.charCodeAt(i + 1) === STAR) {
       const end = text.indexOf('*/', i + 2);
       const body = text.slice(i + 2, end < 0 ? undefined : end);
       const rest = end < 0 ? '' : lexLine(text.slice(end + 2), lang).code;
-      return { code: code + ' ' + rest, comment: body.trim() };
+      return { code: code + text.slice(from, i) + ' ' + rest, comment: body.trim() };
     }
-    const marker = markers.line.find((m) => text.startsWith(m, i));
-    if (marker) return { code, comment: text.slice(i + marker.length).trim() };
-    code += ch;
+    const m = markers.lineFirst.indexOf(c);
+    if (m >= 0) {
+      const marker = markers.line.find((x) => text.startsWith(x, i));
+      if (marker) return { code: code + text.slice(from, i), comment: text.slice(i + marker.length).trim() };
+    }
   }
-  return { code, comment: null };
+  return { code: quote >= 0 ? code + ' '.repeat(blanks) : code + text.slice(from), comment: null };
 }
 
 /** A line that is a comment in its own right (including JSDoc continuation lines). */

@@ -89,8 +89,12 @@ export function addedLinesIn(src: ParsedSource, node: TS.Node): number {
 
 /** Depth-first walk; `visit` returning false skips the node's children. */
 export function walk(node: TS.Node, visit: (node: TS.Node) => boolean | void): void {
-  if (visit(node) === false) return;
-  ts.forEachChild(node, (child) => walk(child, visit));
+  // One callback for the whole walk, not a closure per node (it returns nothing: forEachChild goes on).
+  const step = (n: TS.Node): undefined => {
+    if (visit(n) !== false) ts.forEachChild(n, step);
+    return undefined;
+  };
+  step(node);
 }
 
 export function isFunctionLike(node: TS.Node): node is TS.FunctionLikeDeclaration {
