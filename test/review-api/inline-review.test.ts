@@ -147,4 +147,35 @@ describe('inline sync reviews', () => {
       expect(j?.run_at.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
     }
   });
+  // The slot check runs on every review start and every worker claim: it must read the org's
+  // running reviews, not its history. 3,000 finished reviews later, the count reads the running ones.
+  it("counts an org's running reviews from the running-only index, whatever its history", async () => {
+    const { rows: [p] } = await t.rt.admin.query(`select id from projects where org_id = $1 and slug = 'web'`, [owner.org_id]);
+    await t.rt.admin.query(
+      `insert into reviews (org_id, project_id, task_id, developer_id, status, target, panel, completed_at)
+       select $1, $2, 'history-' || i, $3, 'completed', '{"kind":"last_commit"}', '[]', now() from generate_series(1, 3000) i`,
+      [owner.org_id, p.id, owner.user_id],
+    );
+    await t.rt.admin.query('analyze reviews');
+    const c = await t.rt.appPool.connect();
+    try {
+      await c.query('begin');
+      await c.query(`select set_config('quorum.org_id', $1, true)`, [owner.org_id]);
+      const plan = (await c.query(`explain (analyze, format json) select count(*) from reviews where status = 'running' and id <> $1`, [owner.user_id])).rows[0]['QUERY PLAN'][0];
+      await c.query('rollback');
+      const nodes: Array<Record<string, unknown>> = [];
+      const walk = (n: Record<string, unknown>) => {
+        nodes.push(n);
+        for (const k of (n.Plans as Array<Record<string, unknown>>) ?? []) walk(k);
+      };
+      walk(plan.Plan);
+      expect(nodes.map((n) => n['Index Name']).filter(Boolean)).toContain('reviews_running');
+      // Rows the scan produced before filtering: the running ones, not thousands.
+      const scanned = nodes.filter((n) => String(n['Node Type']).includes('Scan')).reduce((a, n) => a + Number(n['Actual Rows'] ?? 0) + Number(n['Rows Removed by Filter'] ?? 0), 0);
+      expect(scanned).toBeLessThan(50);
+    } finally {
+      c.release();
+      await t.rt.admin.query(`delete from reviews where project_id = $1 and task_id like 'history-%'`, [p.id]);
+    }
+  });
 });
