@@ -202,4 +202,47 @@ describe('KNOWLEDGE.md export', () => {
     const { rows: r } = await t.rt.admin.query(`select x::float8 as x, round(x::numeric, 2)::float8 as r from unnest($1::text[]) as x`, [xs.map(String)]);
     expect(r.map((x: { x: number }) => roundTo2(x.x))).toEqual(r.map((x: { r: number }) => x.r));
   });
+  // quorum.knowledge_delta takes the project's lock, then reads with a snapshot of its own: a call
+  // that waited for the lock sees what the holder committed (a statement's snapshot, taken before
+  // the wait, would not — and that export would write a file without the holder's entries).
+  it('a delta read that waits for the knowledge lock sees what the holder committed meanwhile', async () => {
+    expect((await review(499)).statusCode).toBe(200);
+    const { rows: [f] } = await t.rt.admin.query(`select * from findings where project_id = $1 limit 1`, [projectId]);
+    const holder = await t.rt.appPool.connect();
+    const reader = await t.rt.appPool.connect();
+    const enter = (c: typeof holder) => c.query(`begin; select set_config('quorum.org_id', '${owner.org_id}', true)`);
+    const delta = (c: typeof holder, since: string) =>
+      c.query(`select quorum.knowledge_delta($1, $2::xid8, '{}', '{}', 5000) as d`, [projectId, since]).then((r) => r.rows[0].d as { rows: Array<{ title: string }> });
+    try {
+      const since = (await t.rt.admin.query(`select pg_snapshot_xmin(pg_current_snapshot())::text as x`)).rows[0].x as string;
+      await enter(holder);
+      await delta(holder, since); // the lock
+      const { rows: [nf] } = await holder.query(
+        `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
+         values ($1, $2, $3, $4, 'held-fp', 'src/held.ts', 1, 1, 'security', 9, 9, 'Held entry', 'Inserted under the lock', '{security}', 1, 5) returning id`,
+        [f.org_id, f.project_id, f.review_id, f.developer_id],
+      );
+      await holder.query(
+        `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+         values ($1, $2, $3, $4, $5, 'security', 'held entry', 'Held entry', 'src/held.ts', 9, 'Inserted under the lock')`,
+        [f.org_id, f.project_id, f.review_id, nf.id, f.developer_id],
+      );
+      await enter(reader);
+      let settled = false;
+      const waiting = delta(reader, since).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false); // it waits for the lock
+      await holder.query('commit');
+      const d = await waiting;
+      expect(d.rows.map((r) => r.title)).toContain('Held entry');
+      await reader.query('commit');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await reader.query('rollback').catch(() => undefined);
+      holder.release();
+      reader.release();
+    }
+    expect((await review(500)).statusCode).toBe(200);
+    expect(await file()).toBe(await api());
+  });
 });

@@ -3,7 +3,15 @@ import { withTenant } from '../../db/client.js';
 import { codeSpan, escapeMarkdown, escapeProse } from './report-md.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import { FORMER_MEMBER, lockProjectKnowledge, readKnowledgeDelta, type KnowledgeDeltaRow, type KnowledgeOut, type OwnKnowledgeStamp } from './knowledge.repo.js';
+import {
+  FORMER_MEMBER,
+  lockAndReadKnowledgeDelta,
+  type KnowledgeDelta,
+  type KnowledgeDeltaQuery,
+  type KnowledgeDeltaRow,
+  type KnowledgeOut,
+  type OwnKnowledgeStamp,
+} from './knowledge.repo.js';
 import { knowledgePath, writeFileAtomic } from './review-files.js';
 
 const MAX_ENTRIES = 5_000;
@@ -126,39 +134,57 @@ function mergeNewestFirst(a: CachedEntry[], b: CachedEntry[], limit: number): Ca
   return out;
 }
 
+/** What an export of a project asks the database, given this process's view of it (if any). */
+export interface DeltaPlan {
+  key: string;
+  prev: ProjectKnowledge | undefined;
+  query: KnowledgeDeltaQuery;
+}
+
 /**
- * Brings this process's view of a project's knowledge up to date, in one statement: only rows
- * inserted since the last read (by transaction id), whether any were deleted since (then the view
- * is read anew), and the authors' current names (and those of `alsoNames`). Must hold the
- * project's knowledge lock (exports are serialized), so no two calls update one view at once.
+ * The delta to ask for: entries inserted since this process's last read of the project (by
+ * transaction id), or the newest MAX_ENTRIES when it has none, and the current names of the
+ * authors it shows (and of `alsoNames`). The view stays cached meanwhile: an older view is always
+ * a correct start (a delta from it reads more), so concurrent exports of one project need not
+ * read it whole.
  */
-async function refreshProjectKnowledge(
-  tx: Transaction<Database>,
-  prev: ProjectKnowledge | undefined,
-  projectId: string,
-  alsoNames: readonly string[] = [],
-): Promise<{ view: ProjectKnowledge; names: Map<string, string> }> {
-  if (prev) {
-    const mark = BigInt(prev.watermark);
-    const d = await readKnowledgeDelta(tx, {
+export function planKnowledgeDelta(deps: CoreDeps, orgId: string, projectId: string, alsoNames: readonly string[] = []): DeltaPlan {
+  const key = viewKey(deps, orgId, projectId);
+  const prev = viewsOf(deps).get(key);
+  if (!prev) return { key, prev, query: { projectId, sinceXid: '0', known: [], developerIds: [...alsoNames], limit: MAX_ENTRIES } };
+  const mark = BigInt(prev.watermark);
+  return {
+    key,
+    prev,
+    query: {
       projectId,
       sinceXid: prev.watermark,
       // Entries already read whose transaction is at or above the mark: read again, they would count twice.
       known: prev.entries.filter((e) => e.xid >= mark).map((e) => e.id),
       developerIds: [...new Set([...prev.entries.map((e) => e.developerId), ...alsoNames])],
       limit: MAX_ENTRIES,
-    });
-    if (!d.deleted) {
-      for (const e of prev.entries) {
-        const name = d.names.get(e.developerId) ?? FORMER_MEMBER;
-        if (name !== e.name) renamed(e, name);
-      }
-      const entries = mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES);
-      return { view: { watermark: d.watermark, entries }, names: d.names };
+    },
+  };
+}
+
+/**
+ * The view brought up to date by the delta read for `plan` (under the project's knowledge lock,
+ * which the transaction holds from that read on): new entries merged in, renamed authors
+ * re-rendered. When entries were deleted since the view's read, the project is read anew (one
+ * more statement).
+ */
+async function applyKnowledgeDelta(tx: Transaction<Database>, plan: DeltaPlan, d: KnowledgeDelta): Promise<{ view: ProjectKnowledge; names: Map<string, string> }> {
+  const { prev, query } = plan;
+  if (prev && !d.deleted) {
+    for (const e of prev.entries) {
+      const name = d.names.get(e.developerId) ?? FORMER_MEMBER;
+      if (name !== e.name) renamed(e, name);
     }
+    const entries = mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES);
+    return { view: { watermark: d.watermark, entries }, names: d.names };
   }
-  const d = await readKnowledgeDelta(tx, { projectId, sinceXid: '0', known: [], developerIds: [...alsoNames], limit: MAX_ENTRIES });
-  return { view: { watermark: d.watermark, entries: (await cachedEntries(d.rows)).sort(newestFirst) }, names: d.names };
+  const full = prev ? await lockAndReadKnowledgeDelta(tx, { ...query, sinceXid: '0', known: [] }) : d;
+  return { view: { watermark: full.watermark, entries: (await cachedEntries(full.rows)).sort(newestFirst) }, names: full.names };
 }
 
 function remember(views: Map<string, ProjectKnowledge>, key: string, view: ProjectKnowledge): void {
@@ -196,16 +222,11 @@ function writeView(deps: CoreDeps, orgId: string, project: { id: string; slug: s
  * process's last export of the project.
  */
 export async function exportKnowledge(deps: CoreDeps, orgId: string, project: { id: string; slug: string }): Promise<string> {
-  const views = viewsOf(deps);
-  const key = viewKey(deps, orgId, project.id);
+  const plan = planKnowledgeDelta(deps, orgId, project.id);
   await withTenant(deps.db, orgId, async (tx) => {
-    await lockProjectKnowledge(tx, project.id);
-    // Dropped first: if this export fails half-way, the next one reads the project anew.
-    const prev = views.get(key);
-    views.delete(key);
-    const { view } = await refreshProjectKnowledge(tx, prev, project.id);
+    const { view } = await applyKnowledgeDelta(tx, plan, await lockAndReadKnowledgeDelta(tx, plan.query));
     await writeView(deps, orgId, project, view);
-    remember(views, key, view);
+    remember(viewsOf(deps), plan.key, view);
   });
   return knowledgePath(deps.config.dataDir, orgId, project.id);
 }
@@ -238,23 +259,18 @@ export interface OwnKnowledgeExport {
 /**
  * KNOWLEDGE.md with the entries the calling transaction is about to insert, written while it runs
  * (its inserting statement and this file write go on at the same time): the answer that follows
- * the commit does not wait for a separate export. The transaction must hold the project's
- * knowledge lock until it ends (so exports stay serialized, and the next one, after this commit,
- * reads these entries) and not have inserted `own` yet; `stamp` gives their created_at and xid
- * as the rows will have them. Others' new entries are read first (one statement), like any export.
+ * the commit does not wait for a separate export. The transaction has read `delta` for `plan`
+ * (taking the project's knowledge lock, held until it ends: exports stay serialized, and the next
+ * one, after this commit, reads these entries) and not inserted `own` yet; `stamp` gives their
+ * created_at and xid as the rows will have them.
  */
 export async function exportKnowledgeWithOwn(
   deps: CoreDeps,
   tx: Transaction<Database>,
-  input: { orgId: string; project: { id: string; slug: string }; stamp: OwnKnowledgeStamp; own: readonly OwnKnowledgeEntry[] },
+  input: { orgId: string; project: { id: string; slug: string }; plan: DeltaPlan; delta: KnowledgeDelta; stamp: OwnKnowledgeStamp; own: readonly OwnKnowledgeEntry[] },
 ): Promise<OwnKnowledgeExport> {
-  const { orgId, project, stamp, own } = input;
-  const views = viewsOf(deps);
-  const key = viewKey(deps, orgId, project.id);
-  const prev = views.get(key);
-  views.delete(key);
-  const authors = [...new Set(own.map((e) => e.developer_id))];
-  const { view, names } = await refreshProjectKnowledge(tx, prev, project.id, authors);
+  const { orgId, project, plan, stamp, own } = input;
+  const { view, names } = await applyKnowledgeDelta(tx, plan, input.delta);
   const createdAt = new Date(Number(BigInt(stamp.nowUs) / 1000n)).toISOString();
   const rows: EntrySource[] = own.map((e) => ({
     ...e,
@@ -271,9 +287,9 @@ export async function exportKnowledgeWithOwn(
   written.catch(() => undefined); // the caller awaits it; failing first elsewhere must not leave it unhandled
   return {
     written,
-    committed: () => remember(views, key, next),
+    // Kept only once committed: until then the entries may not exist (the cached view stays as it was).
+    committed: () => remember(viewsOf(deps), plan.key, next),
     abandoned: () => {
-      // Not kept: the next export of this process reads the project anew.
       exportKnowledge(deps, orgId, project).catch((e: unknown) =>
         deps.logger.warn({ org_id: orgId, project_id: project.id, err: (e as Error).message }, 'could not re-export KNOWLEDGE.md after a review did not complete'),
       );

@@ -3,7 +3,14 @@ import type { Database, ReviewsTable } from '../../db/schema.js';
 import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
 import { removeJobCall } from '../jobs/enqueue.js';
 import { REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
-import { ownKnowledgeStampColumns, projectKnowledgeLock, type OwnKnowledgeStamp } from './knowledge.repo.js';
+import {
+  knowledgeDeltaCall,
+  ownKnowledgeStampColumns,
+  parseKnowledgeDelta,
+  type KnowledgeDelta,
+  type KnowledgeDeltaQuery,
+  type OwnKnowledgeStamp,
+} from './knowledge.repo.js';
 
 /** A reviewer's result as reviewer_runs keeps it (the checkpoint a resumed review starts from). */
 export interface ReviewerRunInsert {
@@ -28,9 +35,10 @@ export type LockedState = Pick<ReviewRow, 'status' | 'cancel_requested' | 'attem
  * as committed by whoever held the lock before (a FOR UPDATE that waited rechecks the newest
  * version), so the check is the one a separate `select … for update` made.
  *
- * With `knowledgeProjectId` (the review will add knowledge entries), the project's knowledge lock
- * is taken after the row's (the order every completing transaction takes them in) and the
- * transaction's stamp returned, for exportKnowledgeWithOwn.
+ * With `knowledge` (the review will add knowledge entries), the project's knowledge lock is taken
+ * after the row's (the order every completing transaction takes them in) with the export's delta
+ * read (quorum.knowledge_delta: a fresh snapshot after the lock), and the transaction's stamp
+ * returned, for exportKnowledgeWithOwn.
  */
 export async function lockAndCheckpoint(
   tx: Transaction<Database>,
@@ -39,11 +47,11 @@ export async function lockAndCheckpoint(
     attempts: number;
     runs: readonly ReviewerRunInsert[];
     events: readonly NewEvent[];
-    knowledgeProjectId?: string | undefined;
+    knowledge?: KnowledgeDeltaQuery | undefined;
   },
-): Promise<(LockedState & { stamp: OwnKnowledgeStamp | null }) | undefined> {
+): Promise<(LockedState & { knowledge: { stamp: OwnKnowledgeStamp; delta: KnowledgeDelta } | null }) | undefined> {
   const { review } = input;
-  const { rows } = await sql<LockedState & { nowUs: string | null; xid: string | null }>`
+  const { rows } = await sql<LockedState & { nowUs: string | null; xid: string | null; d: unknown }>`
     with l as materialized (
       select status, cancel_requested, attempts from reviews where id = ${review.id} for update
     ), ok as materialized (
@@ -54,13 +62,13 @@ export async function lockAndCheckpoint(
         from ok, json_to_recordset(${JSON.stringify(input.runs)}::json)
              as r(reviewer text, status text, findings jsonb, usage jsonb, error text, duration_ms integer)
     )${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events, { onlyIf: 'ok' })}` : sql``}
-    ${input.knowledgeProjectId ? sql`, kl as materialized (select ${projectKnowledgeLock(input.knowledgeProjectId)} from ok)` : sql``}
-    select l.*${input.knowledgeProjectId ? sql`, k.*` : sql``}
-      from l${input.knowledgeProjectId ? sql` left join lateral (select ${ownKnowledgeStampColumns} from kl) k on true` : sql``}`.execute(tx);
+    ${input.knowledge ? sql`, kd as materialized (select ${knowledgeDeltaCall(input.knowledge)} as d from ok)` : sql``}
+    select l.*${input.knowledge ? sql`, k.*` : sql``}
+      from l${input.knowledge ? sql` left join lateral (select kd.d, ${ownKnowledgeStampColumns} from kd) k on true` : sql``}`.execute(tx);
   const r = rows[0];
   if (!r) return undefined;
-  const { nowUs, xid, ...state } = r;
-  return { ...state, stamp: nowUs && xid ? { nowUs, xid } : null };
+  const { nowUs, xid, d, ...state } = r;
+  return { ...state, knowledge: nowUs && xid && d ? { stamp: { nowUs, xid }, delta: parseKnowledgeDelta(d) } : null };
 }
 
 /** One finding of the consensus, as the completing statement inserts it. */

@@ -10,9 +10,9 @@ import { BUILTIN_RULES } from '../llm/builtin/index.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { normalizeTitle } from './fingerprint.js';
-import { findSimilarMany, lockProjectKnowledgeStamped, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
+import { findSimilarMany, lockAndReadKnowledgeDeltaStamped, type KnowledgeDelta, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
-import { exportKnowledgeWithOwn, type OwnKnowledgeExport } from './export-knowledge.js';
+import { exportKnowledgeWithOwn, planKnowledgeDelta, type DeltaPlan, type OwnKnowledgeExport } from './export-knowledge.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
@@ -122,8 +122,11 @@ export interface CompletionInput {
   spans?: Spans | undefined;
   /** The review's fallback job (an inline review's), taken back in the completing statement. */
   removeJobKey?: string | undefined;
-  /** The transaction already holds the project's knowledge lock: its stamp (lockAndCheckpoint). */
-  knowledgeStamp?: OwnKnowledgeStamp | null | undefined;
+  /**
+   * The transaction already holds the project's knowledge lock (lockAndCheckpoint): the export's
+   * plan, the delta read with the lock, and the transaction's stamp.
+   */
+  knowledgeLocked?: { plan: DeltaPlan; delta: KnowledgeDelta; stamp: OwnKnowledgeStamp } | null | undefined;
 }
 
 /**
@@ -271,11 +274,11 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   const own = composed.findings.filter((f) => f.knowledge_id !== null);
   let knowledgeExport: OwnKnowledgeExport | undefined;
   if (own.length) {
-    const stamp = input.knowledgeStamp ?? (await lockProjectKnowledgeStamped(tx, project.id));
+    const locked = input.knowledgeLocked ?? (await lockKnowledgeForCompletion(deps, tx, review));
     knowledgeExport = await exportKnowledgeWithOwn(deps, tx, {
       orgId: review.org_id,
       project,
-      stamp,
+      ...locked,
       own: own.map((f) => ({
         id: f.knowledge_id!,
         review_id: review.id,
@@ -312,6 +315,12 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   await files;
   input.spans?.mark('finalize: report files (rest)');
   return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded, knowledgeExport };
+}
+
+/** The project's knowledge lock with the export's delta and the transaction's stamp, in one statement (the worker path). */
+async function lockKnowledgeForCompletion(deps: CoreDeps, tx: Transaction<Database>, review: Pick<ReviewRow, 'org_id' | 'project_id' | 'developer_id'>) {
+  const plan = planKnowledgeDelta(deps, review.org_id, review.project_id, [review.developer_id]);
+  return { plan, ...(await lockAndReadKnowledgeDeltaStamped(tx, plan.query)) };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */

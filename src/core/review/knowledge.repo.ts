@@ -98,58 +98,59 @@ export interface KnowledgeDeltaRow extends KnowledgeOut {
   xid: string;
 }
 
+/** What an export asks of the database (quorum.knowledge_delta, migration 0013). */
+export interface KnowledgeDeltaQuery {
+  projectId: string;
+  /** Entries inserted by transactions at or above this xid ('0': the newest `limit` of the project). */
+  sinceXid: string;
+  /** Ids to leave out (already read: their transaction is at or above `sinceXid`). */
+  known: string[];
+  /** Authors whose current names are wanted. */
+  developerIds: string[];
+  limit: number;
+}
+
+/** What it answers: see quorum.knowledge_delta. */
+export interface KnowledgeDelta {
+  /** The xmin of the snapshot this was read with: the next query's `sinceXid`. */
+  watermark: string;
+  /** Entries of the project were deleted by a transaction at or above `sinceXid`: what was read before may be gone. */
+  deleted: boolean;
+  rows: KnowledgeDeltaRow[];
+  names: Map<string, string>;
+}
+
 /**
- * What a KNOWLEDGE.md export needs, read in ONE statement (one snapshot): the `limit` newest
- * entries inserted by transactions at or above `sinceXid` except `known` ids, whether entries of
- * the project were deleted by such a transaction (knowledge_deletions: what was read before may
- * be gone), the authors' current names for `developerIds`, and the xmin of the snapshot all of this
- * was read with (the next call's `sinceXid`: every transaction below it had ended, so a row or a
- * deletion not seen now has an xid at or above it). `sinceXid` '0' reads the newest `limit` entries.
+ * The call that takes the project's knowledge lock and then reads the delta with a fresh snapshot
+ * (a jsonb expression, for a select list: it can ride in the statement that locks a review).
  */
-export async function readKnowledgeDelta(
-  tx: Transaction<Database>,
-  q: { projectId: string; sinceXid: string; known: string[]; developerIds: string[]; limit: number },
-): Promise<{ watermark: string; deleted: boolean; rows: KnowledgeDeltaRow[]; names: Map<string, string> }> {
-  // One row per entry read (the figures repeated on each), or one row of figures and nulls.
-  const { rows } = await sql<{ watermark: string; deleted: boolean; names: Record<string, string> } & Partial<Omit<KnowledgeDeltaRow, 'at_us' | 'created_at'>> & { at_us: string | null; created_at: Date | null }>`
-    -- The new rows through the (project, xid) index: a few rows, not the whole project filtered.
-    with recent as materialized (
-      select id from knowledge where project_id = ${q.projectId} and xid >= ${q.sinceXid}::xid8
-         -- Hashed, not compared one by one: while a long transaction holds the xmin back, the known list grows.
-         and id not in (select unnest(${q.known}::uuid[]))
-    )
-    select m.watermark, m.deleted, m.names, d.*
-      from (select pg_snapshot_xmin(pg_current_snapshot())::text as watermark,
-                   exists (select 1 from knowledge_deletions
-                            where (project_id = ${q.projectId} or project_id is null) and xid >= ${q.sinceXid}::xid8) as deleted,
-                   (select coalesce(json_object_agg(u.id, u.name), '{}') from users u where u.id = any(${q.developerIds}::uuid[])) as names) m
-      left join lateral (
-        select k.id, k.project_id, k.review_id, k.finding_id, k.developer_id, coalesce(u.name, ${FORMER_MEMBER}) as developer_name,
-               k.category, k.title, k.file, k.severity::float8 as severity, k.detail, k.created_at,
-               (extract(epoch from k.created_at) * 1000000)::int8::text as at_us, k.xid::text as xid
-          from knowledge k left join users u on u.id = k.developer_id
-         where k.id in (select id from recent)
-         order by k.created_at desc, k.id desc
-         limit ${q.limit}) d on true`.execute(tx);
-  const r = rows[0]!;
+export function knowledgeDeltaCall(q: KnowledgeDeltaQuery) {
+  return sql<unknown>`quorum.knowledge_delta(${q.projectId}::uuid, ${q.sinceXid}::xid8, ${q.known}::uuid[], ${q.developerIds}::uuid[], ${q.limit}::int)`;
+}
+
+interface RawDeltaRow extends Omit<KnowledgeDeltaRow, 'at_us' | 'created_at' | 'developer_name'> {
+  at_us: string;
+  developer_name: string | null;
+}
+
+/** The call's jsonb as the export uses it. */
+export function parseKnowledgeDelta(raw: unknown): KnowledgeDelta {
+  const d = raw as { watermark: string; deleted: boolean; names: Record<string, string>; rows: RawDeltaRow[] };
   return {
-    watermark: r.watermark,
-    deleted: r.deleted,
-    rows: rows
-      .filter((f) => f.id != null)
-      .map((f) => ({ ...(f as unknown as KnowledgeDeltaRow), at_us: Number(f.at_us), created_at: f.created_at!.toISOString() })),
-    names: new Map(Object.entries(r.names)),
+    watermark: d.watermark,
+    deleted: d.deleted,
+    names: new Map(Object.entries(d.names)),
+    rows: d.rows.map((r) => {
+      const atUs = Number(r.at_us);
+      return { ...r, developer_name: r.developer_name ?? FORMER_MEMBER, at_us: atUs, created_at: new Date(Math.floor(atUs / 1000)).toISOString() };
+    }),
   };
 }
 
-/** The lock that serializes KNOWLEDGE.md exports of one project across every process (a transaction lock: released at its end). */
-export function projectKnowledgeLock(projectId: string) {
-  return sql<void>`pg_advisory_xact_lock(hashtextextended(${'knowledge:' + projectId}, 0))`;
-}
-
-/** Takes the project's knowledge lock (see projectKnowledgeLock). */
-export async function lockProjectKnowledge(tx: Transaction<Database>, projectId: string): Promise<void> {
-  await sql`select ${projectKnowledgeLock(projectId)}`.execute(tx);
+/** Takes the project's knowledge lock (held to the end of the transaction) and reads the delta: one statement. */
+export async function lockAndReadKnowledgeDelta(tx: Transaction<Database>, q: KnowledgeDeltaQuery): Promise<KnowledgeDelta> {
+  const { rows } = await sql<{ d: unknown }>`select ${knowledgeDeltaCall(q)} as d`.execute(tx);
+  return parseKnowledgeDelta(rows[0]!.d);
 }
 
 /**
@@ -165,8 +166,9 @@ export interface OwnKnowledgeStamp {
 /** Columns that stamp this transaction's knowledge rows (see OwnKnowledgeStamp), for a select list. */
 export const ownKnowledgeStampColumns = sql<OwnKnowledgeStamp>`(extract(epoch from now()) * 1000000)::int8::text as "nowUs", pg_current_xact_id()::text as xid`;
 
-/** Takes the project's knowledge lock and returns the transaction's stamp: one statement. */
-export async function lockProjectKnowledgeStamped(tx: Transaction<Database>, projectId: string): Promise<OwnKnowledgeStamp> {
-  const { rows } = await sql<OwnKnowledgeStamp>`select ${projectKnowledgeLock(projectId)}, ${ownKnowledgeStampColumns}`.execute(tx);
-  return rows[0]!;
+/** Takes the project's knowledge lock, reads the delta and returns the transaction's stamp: one statement. */
+export async function lockAndReadKnowledgeDeltaStamped(tx: Transaction<Database>, q: KnowledgeDeltaQuery): Promise<{ stamp: OwnKnowledgeStamp; delta: KnowledgeDelta }> {
+  const { rows } = await sql<OwnKnowledgeStamp & { d: unknown }>`select ${knowledgeDeltaCall(q)} as d, ${ownKnowledgeStampColumns}`.execute(tx);
+  const { d, nowUs, xid } = rows[0]!;
+  return { stamp: { nowUs, xid }, delta: parseKnowledgeDelta(d) };
 }

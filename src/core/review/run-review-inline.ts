@@ -17,6 +17,7 @@ import {
   type ReviewerRunRecord,
 } from './finalize-review.js';
 import { reviewerKey } from './panel.js';
+import { planKnowledgeDelta } from './export-knowledge.js';
 import { withPreparedChange } from './prepare-change.js';
 import { reviewEventRows } from './review-events.js';
 import { lockAndCheckpoint } from './finalize-review.repo.js';
@@ -107,7 +108,8 @@ export async function runReviewInline(
         removeJobKey: runReviewJobOptions(row).jobKey,
       };
       const consensus = consensusOf(input);
-      const addsKnowledge = consensusAddsKnowledge(consensus, project.settings);
+      // This review adds knowledge: KNOWLEDGE.md is written before its commit, from this process's view of it.
+      const knowledgePlan = consensusAddsKnowledge(consensus, project.settings) ? planKnowledgeDelta(deps, row.org_id, project.id, [row.developer_id]) : null;
       spans.mark('finalize: consensus');
       const out = await withCompletionTransaction(deps, row.org_id, async (tx) => {
         const similar = await similarKnowledge(tx, row, consensus);
@@ -118,8 +120,8 @@ export async function runReviewInline(
         const locking = lockAndCheckpoint(tx, {
           review: row,
           attempts: row.attempts,
-          // This review adds knowledge: the project's knowledge lock too, for KNOWLEDGE.md written before commit.
-          knowledgeProjectId: addsKnowledge ? project.id : undefined,
+          // The project's knowledge lock too, and what the export needs (read after it).
+          knowledge: knowledgePlan?.query,
           runs: runs.map((r) => ({ reviewer: r.reviewer, status: r.status, findings: r.findings as unknown[], usage: null, error: r.error, duration_ms: r.durationMs })),
           events: reviewEventRows(
             row,
@@ -139,8 +141,9 @@ export async function runReviewInline(
         if (!locked || locked.status !== 'running' || locked.cancel_requested || locked.attempts !== row.attempts) return null;
         // The completing statement takes the job back; a worker that claims it meanwhile waits for this row's lock.
         clearInterval(keepalive);
-        const { stamp, ...state } = locked;
-        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...state }, knowledgeStamp: stamp }, composed);
+        const { knowledge, ...state } = locked;
+        const knowledgeLocked = knowledge && knowledgePlan ? { plan: knowledgePlan, ...knowledge } : null;
+        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...state }, knowledgeLocked }, composed);
       });
       spans.mark('finalize: commit');
       return out;

@@ -75,7 +75,14 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
 async function withKnowledgeExported(deps: CoreDeps, orgId: string, r: { review: ReviewOut; done: boolean }): Promise<{ review: ReviewOut; done: boolean }> {
   if (r.review.status !== 'completed') return r;
   const project = await withTenant(deps.db, orgId, async (tx) => {
-    const added = await tx.selectFrom('knowledge').select('id').where('review_id', '=', r.review.id).limit(1).executeTakeFirst();
+    // Through the review's findings (indexed by review), not knowledge.review_id (not indexed).
+    const added = await tx
+      .selectFrom('findings as f')
+      .innerJoin('knowledge as k', 'k.finding_id', 'f.id')
+      .select('k.id')
+      .where('f.review_id', '=', r.review.id)
+      .limit(1)
+      .executeTakeFirst();
     return added ? tx.selectFrom('projects').select(['id', 'slug']).where('id', '=', r.review.project_id).executeTakeFirst() : undefined;
   });
   if (project && !(await knowledgeFileHoldsReview(deps, orgId, project.id, r.review.id))) await exportKnowledgeCoalesced(deps, orgId, project);
