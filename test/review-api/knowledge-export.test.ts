@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knowledgePath } from '../../src/core/review/review-files.js';
 import type { BootstrapResult } from '../../src/core/tenancy/bootstrap.js';
@@ -44,6 +45,19 @@ describe('KNOWLEDGE.md export', () => {
     });
   const file = () => fs.readFile(knowledgePath(t.rt.config.dataDir, owner.org_id, projectId), 'utf8');
   const api = async () => (await t.app.inject({ url: '/v1/projects/kx/knowledge.md', headers: auth(owner.api_key) })).body;
+  /** A finding of review `f.review_id` and the knowledge entry it makes, inserted by `c` (in its transaction, if one is open). */
+  const insertEntry = async (c: { query: PoolClient['query'] }, f: Record<string, string>, e: { title: string; file: string; detail: string }) => {
+    const { rows: [nf] } = await c.query(
+      `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
+       values ($1, $2, $3, $4, $5, $6, 1, 1, 'security', 9, 9, $7, $8, '{security}', 1, 5) returning id`,
+      [f.org_id, f.project_id, f.review_id, f.developer_id, `fp-${e.title}`, e.file, e.title, e.detail],
+    );
+    await c.query(
+      `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
+       values ($1, $2, $3, $4, $5, 'security', lower($6), $6, $7, 9, $8)`,
+      [f.org_id, f.project_id, f.review_id, nf.id, f.developer_id, e.title, e.file, e.detail],
+    );
+  };
   const rows = async () => Number((await t.rt.admin.query(`select count(*)::int n from knowledge where project_id = $1`, [projectId])).rows[0].n);
 
   it('matches the API rendering entry for entry, after sequential and concurrent reviews', async () => {
@@ -70,16 +84,7 @@ describe('KNOWLEDGE.md export', () => {
     const late = await t.rt.admin.connect();
     try {
       await late.query('begin');
-      const { rows: [nf] } = await late.query(
-        `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
-         values ($1, $2, $3, $4, 'late-fp', 'src/late.ts', 1, 1, 'security', 9, 9, 'Late entry', 'Committed after an export began', '{security}', 1, 5) returning id`,
-        [f.org_id, f.project_id, f.review_id, f.developer_id],
-      );
-      await late.query(
-        `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
-         values ($1, $2, $3, $4, $5, 'security', 'late entry', 'Late entry', 'src/late.ts', 9, 'Committed after an export began')`,
-        [f.org_id, f.project_id, f.review_id, nf.id, f.developer_id],
-      );
+      await insertEntry(late, f, { title: 'Late entry', file: 'src/late.ts', detail: 'Committed after an export began' });
       expect((await review(200)).statusCode).toBe(200);
       expect(await file()).not.toContain('Late entry');
       await late.query('commit');
@@ -217,16 +222,7 @@ describe('KNOWLEDGE.md export', () => {
       const since = (await t.rt.admin.query(`select pg_snapshot_xmin(pg_current_snapshot())::text as x`)).rows[0].x as string;
       await enter(holder);
       await delta(holder, since); // the lock
-      const { rows: [nf] } = await holder.query(
-        `insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size)
-         values ($1, $2, $3, $4, 'held-fp', 'src/held.ts', 1, 1, 'security', 9, 9, 'Held entry', 'Inserted under the lock', '{security}', 1, 5) returning id`,
-        [f.org_id, f.project_id, f.review_id, f.developer_id],
-      );
-      await holder.query(
-        `insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
-         values ($1, $2, $3, $4, $5, 'security', 'held entry', 'Held entry', 'src/held.ts', 9, 'Inserted under the lock')`,
-        [f.org_id, f.project_id, f.review_id, nf.id, f.developer_id],
-      );
+      await insertEntry(holder, f, { title: 'Held entry', file: 'src/held.ts', detail: 'Inserted under the lock' });
       await enter(reader);
       let settled = false;
       const waiting = delta(reader, since).finally(() => (settled = true));
