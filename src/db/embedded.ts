@@ -51,7 +51,7 @@ export async function startEmbeddedPostgres(opts: {
     const owner = readOwner(ownerPath);
     if (owner && owner.pid !== process.pid && isAlive(owner.pid) && isNode(owner.pid) && owner.port === live.port) {
       log?.info({ port: live.port, ownerPid: owner.pid }, 'sharing embedded PostgreSQL started by another Quorum process');
-      return { url: urlFor(live.port, password), port: live.port, owned: false, stop: async () => {} };
+      return { url: urlFor(pgDir, live.port, password), port: live.port, owned: false, stop: async () => {} };
     }
     // Its owner died (kill -9): adopt the running cluster instead of restarting it, which makes
     // recovery as fast as a warm start. We now own it and stop it when we stop.
@@ -59,7 +59,7 @@ export async function startEmbeddedPostgres(opts: {
     await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port: live.port } satisfies OwnerFile), { mode: 0o600 });
     let stopped = false;
     return {
-      url: urlFor(live.port, password),
+      url: urlFor(pgDir, live.port, password),
       port: live.port,
       owned: true,
       stop: async () => {
@@ -82,7 +82,7 @@ export async function startEmbeddedPostgres(opts: {
     persistent: true,
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`],
     onLog: () => {},
     onError: (e: unknown) => log?.warn({ err: String(e) }, 'embedded postgres'),
   });
@@ -94,7 +94,7 @@ export async function startEmbeddedPostgres(opts: {
   await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port } satisfies OwnerFile), { mode: 0o600 });
   let stopped = false;
   return {
-    url: urlFor(port, password),
+    url: urlFor(pgDir, port, password),
     port,
     owned: true,
     stop: async () => {
@@ -122,8 +122,22 @@ async function loadEmbeddedPostgres() {
   return mod.default;
 }
 
-function urlFor(port: number, password: string): string {
-  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+/**
+ * The cluster also listens on a Unix socket in its own data directory (mode 0700: this OS user
+ * only; the password is still asked), when the socket's path fits (a socket path is at most 107
+ * bytes). Local connections then skip the TCP stack, whose loopback processing each process pays
+ * on its own thread for every byte it sends (a review writes ~200 kB of findings and reports).
+ */
+function socketDirFor(pgDir: string, port: number): string | undefined {
+  const dir = path.resolve(pgDir);
+  return Buffer.byteLength(path.join(dir, `.s.PGSQL.${port}`)) <= 107 && !/[\s,'"\\]/.test(dir) ? dir : undefined;
+}
+
+/** The socket when the running cluster has one (a cluster started by an older Quorum may not), else TCP on 127.0.0.1. */
+function urlFor(pgDir: string, port: number, password: string): string {
+  const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const dir = socketDirFor(pgDir, port);
+  return dir && existsSync(path.join(dir, `.s.PGSQL.${port}`)) ? `${base}?host=${encodeURIComponent(dir)}` : base;
 }
 
 async function readOrCreatePassword(dataDir: string): Promise<string> {

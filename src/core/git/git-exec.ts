@@ -154,17 +154,20 @@ export function isLockContention(e: unknown): boolean {
   if (!(e instanceof GitError)) return false;
   return /\.lock'?: File exists|Unable to create '[^']*\.lock'|Another git process seems to be running|unable to lock|is at [0-9a-f]+ but expected|could not write config file|cannot lock ref '[^']*': Unable to create/i.test(
     e.stderr,
-  ) || HALF_WRITTEN_WORKTREE.test(e.stderr);
+  ) || WORKTREE_IN_FLUX.test(e.stderr);
 }
 
 /**
- * `git worktree add` in another process is midway: worktrees/<id>/commondir exists but is still
- * empty (commands listing the mirror's worktrees die: "failed to read …: Success"), or the new
- * HEAD still holds git's placeholder null id (a fetch's connectivity check, which walks every
- * worktree's HEAD, dies: "bad object worktrees/<id>/HEAD"). The writer finishes in milliseconds:
- * transient, like a lock.
+ * A worktree of the mirror is being added or removed by another process: `git worktree add` is
+ * midway (worktrees/<id>/commondir exists but is still empty — commands listing the mirror's
+ * worktrees die: "failed to read …: Success" — or the new HEAD still holds git's placeholder null
+ * id: a fetch's connectivity check, which walks every worktree's HEAD, dies: "bad object
+ * worktrees/<id>/HEAD"), or `git worktree remove` deleted worktrees/<id> while a fetch listed it
+ * ("Invalid path '…/worktrees/<id>': No such file or directory"). The writer finishes in
+ * milliseconds: transient, like a lock.
  */
-const HALF_WRITTEN_WORKTREE = /failed to read [^\n]*\/worktrees\/[^/\n]+\/(?:commondir|gitdir)\b|bad object worktrees\/[^/\s]+\/HEAD\b/;
+const WORKTREE_IN_FLUX =
+  /failed to read [^\n]*\/worktrees\/[^/\n]+\/(?:commondir|gitdir)\b|bad object worktrees\/[^/\s]+\/HEAD\b|Invalid path '[^'\n]*\/worktrees\/[^'/\n]+': No such file or directory/;
 
 export interface RetryOptions {
   attempts?: number;
