@@ -28,6 +28,8 @@ export function classifyDbFault(err: unknown): DbFault | null {
     // No byte back within statement_timeout + 5 s: the server or the network is gone.
     if (/Query read timeout/i.test(message)) return 'database_unavailable';
     if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return 'database_unavailable';
+    // A Unix socket that is not there: the server is stopped (it removes its socket), or not up yet.
+    if (code === 'ENOENT' && (e as { syscall?: unknown }).syscall === 'connect') return 'database_unavailable';
     if (UNAVAILABLE_MESSAGES.test(message)) return 'database_unavailable';
   }
   return null;

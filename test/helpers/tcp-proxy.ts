@@ -66,6 +66,8 @@ export class TcpProxy {
     const u = new URL(pgUrl);
     u.hostname = '127.0.0.1';
     u.port = String(this.port);
+    // An embedded cluster's URL names its Unix socket too (?host=dir): through the proxy, TCP only.
+    u.searchParams.delete('host');
     return u.toString();
   }
 

@@ -38,8 +38,10 @@ describe('worktree disk pressure', () => {
     const review = (await t.app.inject({ url: `/v1/reviews/${id}`, headers: auth(a.api_key) })).json();
     expect(review.status).toBe('queued');
     expect((await t.rt.admin.query(`select count(*)::int as n from worktree_leases`)).rows[0].n).toBe(0);
-    const job = await t.rt.admin.query(`select attempts, last_error from graphile_worker._private_jobs where key like $1`, [`%review:${id}`]);
-    expect(job.rows[0].attempts).toBeGreaterThanOrEqual(1);
-    expect(job.rows[0].last_error).toMatch(/disk is .* full/);
+    // The worker records the attempt's failure after the event (its transaction commits first).
+    const job = async () => (await t.rt.admin.query(`select attempts, last_error from graphile_worker._private_jobs where key like $1`, [`%review:${id}`])).rows[0];
+    for (let i = 0; i < 200 && !(await job())?.last_error; i++) await new Promise((r) => setTimeout(r, 25));
+    expect((await job()).attempts).toBeGreaterThanOrEqual(1);
+    expect((await job()).last_error).toMatch(/disk is .* full/);
   });
 });

@@ -26,7 +26,7 @@ import { Spans } from './review-timing.js';
 import { reviewOut, type ReviewRow } from './reviews.repo.js';
 import { promoteWaitingReviews } from './run-review.js';
 import { runBuiltin } from './run-reviewer.js';
-import { runReviewJobOptions, type StartedReview } from './start-review.js';
+import { runReviewJobOptions, type InlinePlan, type StartedReview } from './start-review.js';
 
 /** Identifies this process in worktree leases taken by reviews it runs inline. */
 export function inlineOwner(): string {
@@ -35,6 +35,80 @@ export function inlineOwner(): string {
 
 interface TimedRun extends ReviewerRunRecord {
   durationMs: number;
+}
+
+/** What a built-in panel run needs of its review. */
+type PanelReview = Pick<ReviewRow, 'id' | 'org_id' | 'project_id' | 'developer_id' | 'api_key_id' | 'priority'>;
+
+/**
+ * The built-in panel over a change, one reviewer after another, each timed (a reviewer that
+ * throws is recorded as failed, the others go on). With `yieldFirst`, the event loop gets a turn
+ * before each reviewer: I/O of the caller's transaction goes on between them.
+ */
+async function runBuiltinPanel(
+  deps: CoreDeps,
+  i: {
+    review: PanelReview;
+    panel: readonly ReviewerSpec[];
+    diffText: string;
+    worktreePath: string | null;
+    signal: AbortSignal;
+    log: CoreDeps['logger'];
+    yieldFirst?: boolean;
+    onPrepared?: () => void;
+  },
+): Promise<TimedRun[]> {
+  const files = parseUnifiedDiff(i.diffText);
+  i.onPrepared?.();
+  const runs: TimedRun[] = [];
+  for (const spec of i.panel) {
+    if (i.yieldFirst) await new Promise<void>((resolve) => setImmediate(resolve));
+    i.signal.throwIfAborted();
+    const t = Date.now();
+    try {
+      const result = await runBuiltin(deps, spec, {
+        orgId: i.review.org_id,
+        projectId: i.review.project_id,
+        userId: i.review.developer_id,
+        apiKeyId: i.review.api_key_id,
+        reviewId: i.review.id,
+        priority: i.review.priority,
+        files,
+        diffText: i.diffText,
+        signal: i.signal,
+        worktreePath: i.worktreePath,
+      });
+      runs.push({ reviewer: reviewerKey(spec), status: 'completed', findings: result.findings, usage: null, error: null, durationMs: Date.now() - t });
+    } catch (e) {
+      if (i.signal.aborted) throw e;
+      const error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
+      i.log.warn({ reviewer: reviewerKey(spec), err: error }, 'reviewer failed');
+      runs.push({ reviewer: reviewerKey(spec), status: 'failed', findings: [], usage: null, error, durationMs: Date.now() - t });
+    }
+  }
+  return runs;
+}
+
+/** A built-in panel started on a submitted diff before its review row is committed (see startSpeculativePanel). */
+export interface SpeculativePanel {
+  diffText: string;
+  runs: Promise<TimedRun[]>;
+  /** The review is not run inline after all (no slot, or it could not start): stop, results unused. */
+  abort(): void;
+}
+
+/**
+ * Starts the built-in panel of a review about to be run inline on a submitted diff, while the
+ * transaction that starts it is still running (slot check, insert, commit): the reviewers need
+ * only the diff and the panel, and the database work goes on between them instead of before them.
+ * Only for a project without a repository (no worktree to prepare: the diff is the change).
+ */
+export function startSpeculativePanel(deps: CoreDeps, plan: InlinePlan): SpeculativePanel {
+  const abort = new AbortController();
+  const log = deps.logger.child({ review_id: plan.review.id, org_id: plan.review.org_id, project_id: plan.review.project_id });
+  const runs = runBuiltinPanel(deps, { ...plan, worktreePath: null, signal: abort.signal, log, yieldFirst: true });
+  runs.catch(() => undefined); // awaited by the inline run, or abandoned with abort()
+  return { diffText: plan.diffText, runs, abort: () => abort.abort() };
 }
 
 /** Moves the review's fallback job to `at` (replaces it in place by its key). */
@@ -56,7 +130,7 @@ async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<
 export async function runReviewInline(
   deps: CoreDeps,
   started: StartedReview,
-  opts: { owner: string; graceMs: number; spans?: Spans },
+  opts: { owner: string; graceMs: number; spans?: Spans; speculative?: SpeculativePanel | undefined },
 ): Promise<ReviewOut | null> {
   const { row, project } = started;
   const t0 = performance.now();
@@ -70,32 +144,19 @@ export async function runReviewInline(
   let done: Completion | null;
   try {
     done = await withPreparedChange(deps, { review: row, project, owner: opts.owner }, async (change) => {
-      const panel = row.panel as ReviewerSpec[];
-      const files = parseUnifiedDiff(change.diffText);
-      spans.mark('prepare change');
-      const runs: TimedRun[] = [];
-      for (const spec of panel) {
-        const t = Date.now();
-        try {
-          const result = await runBuiltin(deps, spec, {
-            orgId: row.org_id,
-            projectId: row.project_id,
-            userId: row.developer_id,
-            apiKeyId: row.api_key_id,
-            reviewId: row.id,
-            priority: row.priority,
-            files,
-            diffText: change.diffText,
-            signal: abort.signal,
-            worktreePath: change.headSha ? change.worktreePath : null,
-          });
-          runs.push({ reviewer: reviewerKey(spec), status: 'completed', findings: result.findings, usage: null, error: null, durationMs: Date.now() - t });
-        } catch (e) {
-          const error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
-          log.warn({ reviewer: reviewerKey(spec), err: error }, 'reviewer failed');
-          runs.push({ reviewer: reviewerKey(spec), status: 'failed', findings: [], usage: null, error, durationMs: Date.now() - t });
-        }
-      }
+      // Reviewed already while the review was being started (same diff, no worktree), or now.
+      const runs =
+        opts.speculative && !change.worktreePath && change.diffText === opts.speculative.diffText
+          ? await opts.speculative.runs
+          : await runBuiltinPanel(deps, {
+              review: row,
+              panel: row.panel as ReviewerSpec[],
+              diffText: change.diffText,
+              worktreePath: change.headSha ? change.worktreePath : null,
+              signal: abort.signal,
+              log,
+              onPrepared: () => spans.mark('prepare change'),
+            });
       spans.mark('reviewers');
       const input: CompletionInput = {
         review: row,

@@ -7,8 +7,8 @@ import fs from 'node:fs/promises';
 import type { RequestContext } from '../tenancy/actor.js';
 import type { ReviewOut, StartReviewInput } from './review.schemas.js';
 import { Spans } from './review-timing.js';
-import { inlineOwner, runReviewInline } from './run-review-inline.js';
-import { startReviewRow } from './start-review.js';
+import { inlineOwner, runReviewInline, startSpeculativePanel, type SpeculativePanel } from './run-review-inline.js';
+import { startReviewRow, type InlinePlan, type StartedReview } from './start-review.js';
 import { waitForReview } from './wait-for-review.js';
 
 /** How long the job of an inline review is held back: the worker's takeover time if this process dies. */
@@ -47,10 +47,22 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
   const timeoutMs = input.timeout_s * 1000;
   const t0 = Date.now();
   const spans = new Spans();
-  const started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS }, spans } : {});
-  spans.mark('start: commit');
-  if (!started.inline) return withKnowledgeExported(deps, ctx.actor.orgId, await waitForReview(deps, ctx.actor, started.out.id, timeoutMs));
-  const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans });
+  // The built-in reviewers of a submitted diff start while the review is being started.
+  let speculative: SpeculativePanel | undefined;
+  const onPlanned = (plan: InlinePlan) => (speculative = startSpeculativePanel(deps, plan));
+  let started: StartedReview;
+  try {
+    started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS, onPlanned }, spans } : {});
+  } catch (e) {
+    speculative?.abort();
+    throw e;
+  }
+  spans.mark(speculative ? 'start: commit (reviewers run meanwhile)' : 'start: commit');
+  if (!started.inline) {
+    speculative?.abort();
+    return withKnowledgeExported(deps, ctx.actor.orgId, await waitForReview(deps, ctx.actor, started.out.id, timeoutMs));
+  }
+  const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans, speculative });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -32,9 +32,24 @@ export interface StartOptions {
    * as running, and its job is still written, due `graceMs` from now, so that a worker picks the
    * review up if this process dies before finishing it.
    */
-  inline?: { graceMs: number };
+  inline?: {
+    graceMs: number;
+    /**
+     * Called once the review is known to be one to run inline on a submitted diff in a project
+     * without a repository — before the slot check, insert and commit — so that the caller can
+     * start the reviewers meanwhile (whether it does run inline is `StartedReview.inline`).
+     */
+    onPlanned?: (plan: InlinePlan) => void;
+  };
   /** Phase timings (the review bench reads them from the debug log). */
   spans?: Spans;
+}
+
+/** A review about to be run inline: what its built-in panel needs. */
+export interface InlinePlan {
+  review: Pick<ReviewRow, 'id' | 'org_id' | 'project_id' | 'developer_id' | 'api_key_id' | 'priority'>;
+  panel: ReviewerSpec[];
+  diffText: string;
 }
 
 export interface StartedReview {
@@ -83,7 +98,15 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
       else target = { kind: 'refs', base: validateRef(input.target.base), head: validateRef(input.target.head) };
       const panel = resolvePanel(project.settings, input.reviewers);
       const id = randomUUID();
-      const inline = !!opts.inline && inlineEligible(panel, target) && (await slotFree(deps, tx, ctx.actor.orgId, id));
+      const eligible = !!opts.inline && inlineEligible(panel, target);
+      if (eligible && target.kind === 'diff' && !project.repoUrl) {
+        opts.inline?.onPlanned?.({
+          review: { id, org_id: ctx.actor.orgId, project_id: project.id, developer_id: ctx.actor.userId, api_key_id: ctx.actor.apiKeyId, priority: input.priority },
+          panel,
+          diffText: target.diff,
+        });
+      }
+      const inline = eligible && (await slotFree(deps, tx, ctx.actor.orgId, id));
       mark('start: slot check');
       const now = deps.clock.now();
       const total = panel.length;
