@@ -241,4 +241,80 @@ describe('KNOWLEDGE.md export', () => {
     expect((await review(500)).statusCode).toBe(200);
     expect(await file()).toBe(await api());
   });
+  // The lock is taken early (the file is written while the insert runs) only when it is free; a
+  // review that finds it held inserts first, then waits for it, and exports with its entries read
+  // back from its own transaction.
+  it('a review that finds the knowledge lock held exports after its insert, once the holder commits', async () => {
+    const holder = await t.rt.appPool.connect();
+    try {
+      await holder.query(`begin; select set_config('quorum.org_id', '${owner.org_id}', true)`);
+      await holder.query(`select quorum.knowledge_delta($1, '0'::xid8, '{}', '{}', 1)`, [projectId]);
+      let answered = false;
+      const answer = review(600).finally(() => (answered = true));
+      // It gets as far as its insert (its findings are visible to nobody yet) and waits for the lock.
+      const waiting = async () =>
+        (await t.rt.admin.query(`select 1 from pg_locks where locktype = 'advisory' and not granted`)).rows.length > 0;
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await waiting()).toBe(true);
+      expect(answered).toBe(false);
+      await holder.query('commit');
+      const res = await answer;
+      expect(res.statusCode).toBe(200);
+      expect(await file()).toContain(`(review ${res.json().id})`);
+      expect(await file()).toBe(await api());
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      holder.release();
+    }
+  });
+  // The file shows the newest 5,000 entries. Past that, each export adds the new entries in front
+  // and cuts as many off the end; entries that land in the middle (another process's, older than
+  // what this one wrote) make it join the file anew. Either way it is the API's rendering.
+  it('past 5,000 entries: the newest 5,000, as entries come in front and in the middle', async () => {
+    const cap = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(owner.api_key), payload: { slug: 'kcap' } });
+    const capId = cap.json().id as string;
+    const capFile = () => fs.readFile(knowledgePath(t.rt.config.dataDir, owner.org_id, capId), 'utf8');
+    const capApi = async () => (await t.app.inject({ url: '/v1/projects/kcap/knowledge.md', headers: auth(owner.api_key) })).body;
+    const reviewCap = async (i: number) => {
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/v1/review',
+        headers: auth(owner.api_key),
+        payload: { project_id: 'kcap', task_id: `cap-${i}`, target: { diff: newFileDiff(`src/c${i}.ts`, SQLI_TS.replace('findUser', `cap${i}`)) } },
+      });
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json().id as string;
+    };
+    const first = await reviewCap(0);
+    // 5,030 older entries (an hour to a day old) of that review, inserted by another "process".
+    const bulk = async (n: number, offsetSql: string, tag: string) =>
+      t.rt.admin.query(
+        `with f as (
+           insert into findings (org_id, project_id, review_id, developer_id, fingerprint, file, line_start, line_end, category, severity, score, title, detail, reviewers, agreement, panel_size, created_at)
+           select $1, $2, $3, $4, $5 || i, 'src/bulk.ts', i, i, 'security', 8, 8, 'Bulk entry ' || $5 || i, 'detail ' || i, '{security}', 1, 5, now() - (${offsetSql})
+             from generate_series(1, $6::int) i
+           returning id, title, line_start, created_at)
+         insert into knowledge (org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail, created_at)
+         select $1, $2, $3, f.id, $4, 'security', lower(f.title), f.title, 'src/bulk.ts', 8, 'detail ' || f.line_start, f.created_at from f`,
+        [owner.org_id, capId, first, owner.user_id, tag, n],
+      );
+    await bulk(5_030, `interval '1 hour' + i * interval '10 seconds'`, 'old-');
+    await reviewCap(1);
+    let md = await capFile();
+    expect(md.match(/^## /gm)).toHaveLength(5_000);
+    expect(md).toBe(await capApi());
+    // Entries in front, a few times (the oldest are cut off the end each time).
+    for (let i = 2; i < 5; i++) {
+      await reviewCap(i);
+      md = await capFile();
+      expect(md.match(/^## /gm)).toHaveLength(5_000);
+      expect(md).toBe(await capApi());
+    }
+    // Entries that belong in the middle (created half an hour ago), then a review.
+    await bulk(3, `interval '30 minutes' + i * interval '1 second'`, 'mid-');
+    await reviewCap(5);
+    md = await capFile();
+    expect(md).toContain('## Bulk entry mid-1');
+    expect(md).toBe(await capApi());
+  });
 });

@@ -14,7 +14,9 @@ import {
 } from './knowledge.repo.js';
 import { knowledgePath, writeFileAtomic } from './review-files.js';
 
-const MAX_ENTRIES = 5_000;
+/** KNOWLEDGE.md shows a project's newest entries, at most this many (GET …/knowledge.md too). */
+export const KNOWLEDGE_MD_MAX_ENTRIES = 5_000;
+const MAX_ENTRIES = KNOWLEDGE_MD_MAX_ENTRIES;
 
 /** Entries rendered between two yields to the event loop (a 5,000-entry file takes ~50 ms to render). */
 const ENTRIES_PER_SLICE = 250;
@@ -82,6 +84,61 @@ interface ProjectKnowledge {
   watermark: string;
   /** Newest first: created_at descending, then id descending (as the database orders them); at most MAX_ENTRIES. */
   entries: CachedEntry[];
+  /** The entries' bytes in file order, in a few pieces: new entries usually come first, as a piece of their own. */
+  chunks: Buffer[];
+  /** Entries whose transaction is at or above the watermark: the next delta leaves them out. */
+  recent: CachedEntry[];
+  /** The authors the entries show, as rendered: id → name. */
+  authors: Map<string, string>;
+}
+
+/** Pieces kept before they are joined into one (the file is written with one writev of them). */
+const MAX_CHUNKS = 32;
+
+/** A view of `entries` (newest first, at most MAX_ENTRIES) read with `watermark`, its bytes joined. */
+function viewOf(watermark: string, entries: CachedEntry[]): ProjectKnowledge {
+  const mark = BigInt(watermark);
+  return {
+    watermark,
+    entries,
+    chunks: [Buffer.concat(entries.map((e) => e.bytes))],
+    recent: entries.filter((e) => e.xid >= mark),
+    authors: new Map(entries.map((e) => [e.developerId, e.name])),
+  };
+}
+
+/**
+ * `prev` with `newer` entries (newest first) added, read with `watermark`. When all of them come
+ * before prev's newest (the usual case: entries are added as time goes on), they become one more
+ * piece in front and the oldest past MAX_ENTRIES are cut off the end; otherwise the view is merged
+ * and joined anew.
+ */
+function extendView(prev: ProjectKnowledge, newer: CachedEntry[], watermark: string): ProjectKnowledge {
+  if (newer.length === 0 && watermark === prev.watermark) return prev;
+  const head = prev.entries[0];
+  if (head && newer.length && newestFirst(newer[newer.length - 1]!, head) > 0) {
+    return viewOf(watermark, mergeNewestFirst(newer, prev.entries, MAX_ENTRIES));
+  }
+  const all = newer.length ? [...newer, ...prev.entries] : prev.entries;
+  const entries = all.length > MAX_ENTRIES ? all.slice(0, MAX_ENTRIES) : all;
+  let chunks = newer.length ? [Buffer.concat(newer.map((e) => e.bytes)), ...prev.chunks] : [...prev.chunks];
+  let cut = 0;
+  for (let i = MAX_ENTRIES; i < all.length; i++) cut += all[i]!.bytes.length;
+  while (cut > 0) {
+    const last = chunks[chunks.length - 1]!;
+    if (last.length <= cut) {
+      chunks.pop();
+      cut -= last.length;
+    } else {
+      chunks[chunks.length - 1] = last.subarray(0, last.length - cut);
+      cut = 0;
+    }
+  }
+  if (chunks.length > MAX_CHUNKS) chunks = [Buffer.concat(chunks)];
+  const mark = BigInt(watermark);
+  const authors = new Map(prev.authors);
+  for (const e of newer) authors.set(e.developerId, e.name);
+  return { watermark, entries, chunks, recent: [...newer, ...prev.recent].filter((e) => e.xid >= mark), authors };
 }
 
 /** Entries kept per process across all projects; the least recently exported projects go first. */
@@ -152,7 +209,6 @@ export function planKnowledgeDelta(deps: CoreDeps, orgId: string, projectId: str
   const key = viewKey(deps, orgId, projectId);
   const prev = viewsOf(deps).get(key);
   if (!prev) return { key, prev, query: { projectId, sinceXid: '0', known: [], developerIds: [...alsoNames], limit: MAX_ENTRIES } };
-  const mark = BigInt(prev.watermark);
   return {
     key,
     prev,
@@ -160,8 +216,8 @@ export function planKnowledgeDelta(deps: CoreDeps, orgId: string, projectId: str
       projectId,
       sinceXid: prev.watermark,
       // Entries already read whose transaction is at or above the mark: read again, they would count twice.
-      known: prev.entries.filter((e) => e.xid >= mark).map((e) => e.id),
-      developerIds: [...new Set([...prev.entries.map((e) => e.developerId), ...alsoNames])],
+      known: prev.recent.map((e) => e.id),
+      developerIds: [...new Set([...prev.authors.keys(), ...alsoNames])],
       limit: MAX_ENTRIES,
     },
   };
@@ -176,15 +232,18 @@ export function planKnowledgeDelta(deps: CoreDeps, orgId: string, projectId: str
 async function applyKnowledgeDelta(tx: Transaction<Database>, plan: DeltaPlan, d: KnowledgeDelta): Promise<{ view: ProjectKnowledge; names: Map<string, string> }> {
   const { prev, query } = plan;
   if (prev && !d.deleted) {
+    const newer = (await cachedEntries(d.rows)).sort(newestFirst);
+    const renames = [...prev.authors].filter(([id, name]) => (d.names.get(id) ?? FORMER_MEMBER) !== name);
+    if (renames.length === 0) return { view: extendView(prev, newer, d.watermark), names: d.names };
+    // An author renamed (or gone from the org): their sections are re-rendered, the file joined anew.
     for (const e of prev.entries) {
       const name = d.names.get(e.developerId) ?? FORMER_MEMBER;
       if (name !== e.name) renamed(e, name);
     }
-    const entries = mergeNewestFirst((await cachedEntries(d.rows)).sort(newestFirst), prev.entries, MAX_ENTRIES);
-    return { view: { watermark: d.watermark, entries }, names: d.names };
+    return { view: viewOf(d.watermark, mergeNewestFirst(newer, prev.entries, MAX_ENTRIES)), names: d.names };
   }
   const full = prev ? await lockAndReadKnowledgeDelta(tx, { ...query, sinceXid: '0', known: [] }) : d;
-  return { view: { watermark: full.watermark, entries: (await cachedEntries(full.rows)).sort(newestFirst) }, names: full.names };
+  return { view: viewOf(full.watermark, (await cachedEntries(full.rows)).sort(newestFirst)), names: full.names };
 }
 
 function remember(views: Map<string, ProjectKnowledge>, key: string, view: ProjectKnowledge): void {
@@ -210,8 +269,7 @@ function viewKey(deps: CoreDeps, orgId: string, projectId: string): string {
 }
 
 function writeView(deps: CoreDeps, orgId: string, project: { id: string; slug: string }, view: ProjectKnowledge): Promise<void> {
-  const parts = [Buffer.from(header(project.slug, view.entries.length)), ...view.entries.map((e) => e.bytes)];
-  return writeFileAtomic(knowledgePath(deps.config.dataDir, orgId, project.id), Buffer.concat(parts));
+  return writeFileAtomic(knowledgePath(deps.config.dataDir, orgId, project.id), [Buffer.from(header(project.slug, view.entries.length)), ...view.chunks]);
 }
 
 /**
@@ -222,13 +280,45 @@ function writeView(deps: CoreDeps, orgId: string, project: { id: string; slug: s
  * process's last export of the project.
  */
 export async function exportKnowledge(deps: CoreDeps, orgId: string, project: { id: string; slug: string }): Promise<string> {
-  const plan = planKnowledgeDelta(deps, orgId, project.id);
   await withTenant(deps.db, orgId, async (tx) => {
-    const { view } = await applyKnowledgeDelta(tx, plan, await lockAndReadKnowledgeDelta(tx, plan.query));
-    await writeView(deps, orgId, project, view);
-    remember(viewsOf(deps), plan.key, view);
+    const e = await exportKnowledgeInTransaction(deps, tx, orgId, project);
+    await e.written;
+    e.committed(); // it wrote nothing: what it read stands whether or not this commits
   });
   return knowledgePath(deps.config.dataDir, orgId, project.id);
+}
+
+/**
+ * Exports the project's KNOWLEDGE.md in the caller's transaction: takes the project's knowledge
+ * lock (until the transaction ends), reads what changed — including what this transaction
+ * inserted, not yet committed — and writes the file. `committed()` after the commit keeps the
+ * view; `abandoned()` when it does not commit re-exports from the database.
+ */
+export async function exportKnowledgeInTransaction(
+  deps: CoreDeps,
+  tx: Transaction<Database>,
+  orgId: string,
+  project: { id: string; slug: string },
+): Promise<OwnKnowledgeExport> {
+  const plan = planKnowledgeDelta(deps, orgId, project.id);
+  const { view } = await applyKnowledgeDelta(tx, plan, await lockAndReadKnowledgeDelta(tx, plan.query));
+  return exported(deps, orgId, project, plan, view);
+}
+
+/** The file written from `view`, and what to do once the transaction has ended. */
+function exported(deps: CoreDeps, orgId: string, project: { id: string; slug: string }, plan: DeltaPlan, view: ProjectKnowledge): OwnKnowledgeExport {
+  const written = writeView(deps, orgId, project, view);
+  written.catch(() => undefined); // the caller awaits it; failing first elsewhere must not leave it unhandled
+  return {
+    written,
+    // Kept only once committed: until then the entries may not exist (the cached view stays as it was).
+    committed: () => remember(viewsOf(deps), plan.key, view),
+    abandoned: () => {
+      exportKnowledge(deps, orgId, project).catch((e: unknown) =>
+        deps.logger.warn({ org_id: orgId, project_id: project.id, err: (e as Error).message }, 'could not re-export KNOWLEDGE.md after a review did not complete'),
+      );
+    },
+  };
 }
 
 /** An entry a transaction is adding (the knowledge row it inserts, with the id it chose). */
@@ -279,20 +369,5 @@ export async function exportKnowledgeWithOwn(
     at_us: Number(stamp.nowUs),
     xid: stamp.xid,
   }));
-  const next: ProjectKnowledge = {
-    watermark: view.watermark,
-    entries: mergeNewestFirst((await cachedEntries(rows)).sort(newestFirst), view.entries, MAX_ENTRIES),
-  };
-  const written = writeView(deps, orgId, project, next);
-  written.catch(() => undefined); // the caller awaits it; failing first elsewhere must not leave it unhandled
-  return {
-    written,
-    // Kept only once committed: until then the entries may not exist (the cached view stays as it was).
-    committed: () => remember(viewsOf(deps), plan.key, next),
-    abandoned: () => {
-      exportKnowledge(deps, orgId, project).catch((e: unknown) =>
-        deps.logger.warn({ org_id: orgId, project_id: project.id, err: (e as Error).message }, 'could not re-export KNOWLEDGE.md after a review did not complete'),
-      );
-    },
-  };
+  return exported(deps, orgId, project, plan, extendView(view, (await cachedEntries(rows)).sort(newestFirst), view.watermark));
 }

@@ -4,7 +4,7 @@ import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
 import { removeJobCall } from '../jobs/enqueue.js';
 import { REVIEW_COLUMNS_BUT_REPORTS, type ReviewRow } from './reviews.repo.js';
 import {
-  knowledgeDeltaCall,
+  knowledgeDeltaCallIfFree,
   ownKnowledgeStampColumns,
   parseKnowledgeDelta,
   type KnowledgeDelta,
@@ -36,9 +36,11 @@ export type LockedState = Pick<ReviewRow, 'status' | 'cancel_requested' | 'attem
  * version), so the check is the one a separate `select … for update` made.
  *
  * With `knowledge` (the review will add knowledge entries), the project's knowledge lock is taken
- * after the row's (the order every completing transaction takes them in) with the export's delta
- * read (quorum.knowledge_delta: a fresh snapshot after the lock), and the transaction's stamp
- * returned, for exportKnowledgeWithOwn.
+ * too when it is free (after the row's: the order every completing transaction takes them in),
+ * with the export's delta read (quorum.knowledge_delta: a fresh snapshot after the lock) and the
+ * transaction's stamp, for exportKnowledgeWithOwn; when another transaction holds it, `knowledge`
+ * comes back null and the caller exports after its insert (the lock's wait then overlaps nothing
+ * of its own, and the holder keeps it a short time).
  */
 export async function lockAndCheckpoint(
   tx: Transaction<Database>,
@@ -62,7 +64,7 @@ export async function lockAndCheckpoint(
         from ok, json_to_recordset(${JSON.stringify(input.runs)}::json)
              as r(reviewer text, status text, findings jsonb, usage jsonb, error text, duration_ms integer)
     )${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events, { onlyIf: 'ok' })}` : sql``}
-    ${input.knowledge ? sql`, kd as materialized (select ${knowledgeDeltaCall(input.knowledge)} as d from ok)` : sql``}
+    ${input.knowledge ? sql`, kd as materialized (select ${knowledgeDeltaCallIfFree(input.knowledge)} as d from ok)` : sql``}
     select l.*${input.knowledge ? sql`, k.*` : sql``}
       from l${input.knowledge ? sql` left join lateral (select kd.d, ${ownKnowledgeStampColumns} from kd) k on true` : sql``}`.execute(tx);
   const r = rows[0];

@@ -10,9 +10,9 @@ import { BUILTIN_RULES } from '../llm/builtin/index.js';
 import type { Project } from '../tenancy/projects.repo.js';
 import { parseUnifiedDiff } from './diff.js';
 import { normalizeTitle } from './fingerprint.js';
-import { findSimilarMany, lockAndReadKnowledgeDeltaStamped, type KnowledgeDelta, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
+import { findSimilarMany, type KnowledgeDelta, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
-import { exportKnowledgeWithOwn, planKnowledgeDelta, type DeltaPlan, type OwnKnowledgeExport } from './export-knowledge.js';
+import { exportKnowledgeInTransaction, exportKnowledgeWithOwn, type DeltaPlan, type OwnKnowledgeExport } from './export-knowledge.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
@@ -265,20 +265,24 @@ export function composeCompletion(deps: CoreDeps, input: CompletionInput, consen
  * Writes a composed completion: the report files, while findings, knowledge, the review row and
  * its event (and the fallback job's removal) go in one statement; the files are complete when this
  * returns, before the caller commits.
+ *
+ * KNOWLEDGE.md, when the review adds entries, is written in this transaction too, under the
+ * project's knowledge lock: while the statement inserts them when the caller already holds the
+ * lock (lockAndCheckpoint took it, free), else after the insert — waiting for the lock then, and
+ * holding it only for the read, the file and the commit, so that concurrent completions of one
+ * project queue for a few milliseconds each.
  */
 export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Database>, input: CompletionInput, composed: ComposedCompletion): Promise<Completion> {
   const { review, project } = input;
   const files = Promise.all((composed.reports?.files ?? []).map((f) => writeFileAtomic(f.path, f.content)));
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
-  // KNOWLEDGE.md with this review's entries, written while the statement below inserts them.
   const own = composed.findings.filter((f) => f.knowledge_id !== null);
   let knowledgeExport: OwnKnowledgeExport | undefined;
-  if (own.length) {
-    const locked = input.knowledgeLocked ?? (await lockKnowledgeForCompletion(deps, tx, review));
+  if (own.length && input.knowledgeLocked) {
     knowledgeExport = await exportKnowledgeWithOwn(deps, tx, {
       orgId: review.org_id,
       project,
-      ...locked,
+      ...input.knowledgeLocked,
       own: own.map((f) => ({
         id: f.knowledge_id!,
         review_id: review.id,
@@ -295,16 +299,20 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   let written: Awaited<ReturnType<typeof writeCompletion>>;
   try {
     written = await writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
+    if (knowledgeExport && written.knowledgeAdded !== own.length) {
+      // Not the entries the file was written with (cannot happen while the review's row lock is
+      // held, but the file must not disagree with the database): exported again from it, below.
+      knowledgeExport.abandoned();
+      knowledgeExport = undefined;
+    }
+    if (!knowledgeExport && written.knowledgeAdded > 0) {
+      knowledgeExport = await exportKnowledgeInTransaction(deps, tx, review.org_id, project);
+      input.spans?.mark('finalize: knowledge lock + export');
+    }
     await knowledgeExport?.written;
   } catch (e) {
     knowledgeExport?.abandoned();
     throw e;
-  }
-  if (knowledgeExport && written.knowledgeAdded !== own.length) {
-    // Not the entries the file was written with (cannot happen while the review's row lock is
-    // held, but the file must not disagree with the database): re-exported after this ends.
-    knowledgeExport.abandoned();
-    knowledgeExport = undefined;
   }
   // The reports were just written from memory: not read back (tens of kB per review), nor the target.
   const row: ReviewRow = { ...written.row, target: review.target, report_md: composed.reports?.md ?? null, report_json: (composed.reports?.json as unknown as ReviewRow['report_json']) ?? null };
@@ -315,12 +323,6 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   await files;
   input.spans?.mark('finalize: report files (rest)');
   return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded, knowledgeExport };
-}
-
-/** The project's knowledge lock with the export's delta and the transaction's stamp, in one statement (the worker path). */
-async function lockKnowledgeForCompletion(deps: CoreDeps, tx: Transaction<Database>, review: Pick<ReviewRow, 'org_id' | 'project_id' | 'developer_id'>) {
-  const plan = planKnowledgeDelta(deps, review.org_id, review.project_id, [review.developer_id]);
-  return { plan, ...(await lockAndReadKnowledgeDeltaStamped(tx, plan.query)) };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */

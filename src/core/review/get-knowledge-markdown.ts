@@ -2,10 +2,9 @@ import type { CoreDeps } from '../deps.js';
 import { withTenant } from '../../db/client.js';
 import type { Actor } from '../tenancy/actor.js';
 import { loadProjectFor } from '../tenancy/project-access.js';
-import { renderKnowledgeMd } from './export-knowledge.js';
+import { KNOWLEDGE_MD_MAX_ENTRIES, renderKnowledgeMd } from './export-knowledge.js';
 import { listKnowledge } from './knowledge.repo.js';
 
-const MAX_ENTRIES = 5_000;
 
 export interface KnowledgeMarkdown {
   project_id: string;
@@ -20,7 +19,7 @@ export interface KnowledgeMarkdown {
 export async function getKnowledgeMarkdown(deps: CoreDeps, actor: Actor, projectRef: string): Promise<KnowledgeMarkdown> {
   return withTenant(deps.db, actor.orgId, async (tx) => {
     const { project } = await loadProjectFor(tx, actor, projectRef, 'viewer');
-    const entries = await listKnowledge(tx, { projectId: project.id, limit: MAX_ENTRIES });
+    const entries = await listKnowledge(tx, { projectId: project.id, limit: KNOWLEDGE_MD_MAX_ENTRIES });
     return { project_id: project.id, project_slug: project.slug, markdown: await renderKnowledgeMd(project.slug, entries) };
   });
 }

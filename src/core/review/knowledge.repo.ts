@@ -147,6 +147,14 @@ export function parseKnowledgeDelta(raw: unknown): KnowledgeDelta {
   };
 }
 
+/**
+ * The same, only if the project's knowledge lock is free right now (null otherwise: another
+ * transaction is exporting the project, and the caller exports after its insert instead).
+ */
+export function knowledgeDeltaCallIfFree(q: KnowledgeDeltaQuery) {
+  return sql<unknown>`case when pg_try_advisory_xact_lock(hashtextextended(${'knowledge:' + q.projectId}, 0)) then ${knowledgeDeltaCall(q)} end`;
+}
+
 /** Takes the project's knowledge lock (held to the end of the transaction) and reads the delta: one statement. */
 export async function lockAndReadKnowledgeDelta(tx: Transaction<Database>, q: KnowledgeDeltaQuery): Promise<KnowledgeDelta> {
   const { rows } = await sql<{ d: unknown }>`select ${knowledgeDeltaCall(q)} as d`.execute(tx);
@@ -165,10 +173,3 @@ export interface OwnKnowledgeStamp {
 
 /** Columns that stamp this transaction's knowledge rows (see OwnKnowledgeStamp), for a select list. */
 export const ownKnowledgeStampColumns = sql<OwnKnowledgeStamp>`(extract(epoch from now()) * 1000000)::int8::text as "nowUs", pg_current_xact_id()::text as xid`;
-
-/** Takes the project's knowledge lock, reads the delta and returns the transaction's stamp: one statement. */
-export async function lockAndReadKnowledgeDeltaStamped(tx: Transaction<Database>, q: KnowledgeDeltaQuery): Promise<{ stamp: OwnKnowledgeStamp; delta: KnowledgeDelta }> {
-  const { rows } = await sql<OwnKnowledgeStamp & { d: unknown }>`select ${knowledgeDeltaCall(q)} as d, ${ownKnowledgeStampColumns}`.execute(tx);
-  const { d, nowUs, xid } = rows[0]!;
-  return { stamp: { nowUs, xid }, delta: parseKnowledgeDelta(d) };
-}

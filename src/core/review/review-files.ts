@@ -28,8 +28,9 @@ const madeDirs = new Set<string>();
 /**
  * Readers see the old file or the new one, never a torn write: temp file in the same dir + rename.
  * The directory is made when it is missing (the first write into it, or after it was removed).
+ * Content is text, bytes, or bytes in pieces (written with one writev, not joined first).
  */
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array | readonly Buffer[]): Promise<void> {
   const dir = path.dirname(file);
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
@@ -38,15 +39,25 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
       madeDirs.add(dir);
     }
     try {
-      await fs.writeFile(tmp, content, { mode: 0o640 });
+      await writeNew(tmp, content);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(tmp, content, { mode: 0o640 });
+      await writeNew(tmp, content);
     }
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
+  }
+}
+
+async function writeNew(file: string, content: string | Uint8Array | readonly Buffer[]): Promise<void> {
+  if (typeof content === 'string' || content instanceof Uint8Array) return fs.writeFile(file, content, { mode: 0o640 });
+  const fh = await fs.open(file, 'w', 0o640);
+  try {
+    await fh.writev(content as Buffer[]);
+  } finally {
+    await fh.close();
   }
 }
