@@ -121,8 +121,8 @@ async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<
 /**
  * Runs a review that startReviewRow accepted for inline execution, in this process, without the
  * queue hop: built-in reviewers in memory, then one transaction that checkpoints them, merges,
- * and completes the review (report files written before commit, KNOWLEDGE.md re-exported after the
- * answer). Its job stays due `graceMs` later (pushed on while the run lasts):
+ * and completes the review (report files and KNOWLEDGE.md written before commit). Its job stays
+ * due `graceMs` later (pushed on while the run lasts):
  * if this process dies, a worker resumes the review then; the transaction that completes the
  * review removes the job. On any trouble (cancellation, an error, a worker that took
  * over) the review is handed to the worker and null is returned: the caller waits for it instead.
@@ -220,11 +220,10 @@ export async function runReviewInline(
     await rescheduleJob(deps, row, deps.clock.now()).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not hand the review to a worker; its job runs at the end of the grace period'));
     return null;
   }
-  // KNOWLEDGE.md is derived from the knowledge rows just committed: when this review added some,
-  // the answer waits for the re-export (shared with concurrent reviews of the project), so a caller
-  // that reads the file after the answer finds its entries there.
+  // KNOWLEDGE.md holds this review's entries already (written in its transaction): the process
+  // keeps what it wrote; a file that went missing is exported again before the answer.
   await afterCompletion(deps, project, done);
-  spans.mark('answer: KNOWLEDGE.md export');
+  spans.mark('answer: KNOWLEDGE.md (kept, or exported when missing)');
   log.debug({ spans }, 'inline review timings');
   const labels = { org: row.org_id, project: row.project_id };
   deps.metrics.reviews.inc({ ...labels, status: done.outcome });
