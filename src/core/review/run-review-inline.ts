@@ -55,6 +55,7 @@ async function runBuiltinPanel(
     signal: AbortSignal;
     log: CoreDeps['logger'];
     yieldFirst?: boolean;
+    filesPerSlice?: () => number;
     onPrepared?: () => void;
   },
 ): Promise<TimedRun[]> {
@@ -77,8 +78,11 @@ async function runBuiltinPanel(
         diffText: i.diffText,
         signal: i.signal,
         worktreePath: i.worktreePath,
+        ...(i.filesPerSlice && { filesPerSlice: i.filesPerSlice }),
       });
-      runs.push({ reviewer: reviewerKey(spec), status: 'completed', findings: result.findings, usage: null, error: null, durationMs: Date.now() - t });
+      // The time spent analysing (the event loop's turns between slices are not the reviewer's).
+      const durationMs = Math.round(result.busyMs ?? Date.now() - t);
+      runs.push({ reviewer: reviewerKey(spec), status: 'completed', findings: result.findings, usage: null, error: null, durationMs });
     } catch (e) {
       if (i.signal.aborted) throw e;
       const error = e instanceof AppError ? `${e.code}: ${e.message}` : (e as Error).message;
@@ -93,6 +97,8 @@ async function runBuiltinPanel(
 export interface SpeculativePanel {
   diffText: string;
   runs: Promise<TimedRun[]>;
+  /** The start transaction has ended: the reviewers go on at their usual pace. */
+  started(): void;
   /** The review is not run inline after all (no slot, or it could not start): stop, results unused. */
   abort(): void;
 }
@@ -106,10 +112,24 @@ export interface SpeculativePanel {
 export function startSpeculativePanel(deps: CoreDeps, plan: InlinePlan): SpeculativePanel {
   const abort = new AbortController();
   const log = deps.logger.child({ review_id: plan.review.id, org_id: plan.review.org_id, project_id: plan.review.project_id });
-  const runs = runBuiltinPanel(deps, { ...plan, worktreePath: null, signal: abort.signal, log, yieldFirst: true });
+  // A file at a time while the start transaction runs: it holds the org's slot lock until its
+  // commit, and each of its statements goes on only when the reviewers give the event loop a turn.
+  let starting = true;
+  const filesPerSlice = () => (starting ? 1 : FILES_PER_SLICE_AFTER_START);
+  const runs = runBuiltinPanel(deps, { ...plan, worktreePath: null, signal: abort.signal, log, yieldFirst: true, filesPerSlice });
   runs.catch(() => undefined); // awaited by the inline run, or abandoned with abort()
-  return { diffText: plan.diffText, runs, abort: () => abort.abort() };
+  return {
+    diffText: plan.diffText,
+    runs,
+    started: () => {
+      starting = false;
+    },
+    abort: () => abort.abort(),
+  };
 }
+
+/** Files per slice once the start transaction has ended (run-reviewer.ts's default). */
+const FILES_PER_SLICE_AFTER_START = 16;
 
 /** Moves the review's fallback job to `at` (replaces it in place by its key). */
 async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<void> {

@@ -16,12 +16,19 @@ export interface ReviewerContext {
   signal: AbortSignal;
   /** A worktree with the change checked out (new side), when there is one: parsers read whole files from it. */
   worktreePath?: string | null;
+  /**
+   * Files analysed between two turns of the event loop (built-in reviewers; default 16). Smaller
+   * while the caller has I/O of its own under way that must not wait for the whole panel.
+   */
+  filesPerSlice?: () => number;
 }
 
 export interface ReviewerResult {
   findings: RawFinding[];
   usage: Record<string, number> | null;
   coverage: { filesCovered: string[]; filesClipped: Array<{ file: string; reason: string }> } | null;
+  /** Built-in reviewers: the time spent analysing, without the event loop's turns in between. */
+  busyMs?: number;
 }
 
 /** Runs one reviewer of the panel. Built-in reviewers are local; the others go through the gate. */
@@ -50,16 +57,26 @@ function changedContents(ctx: ReviewerContext): Promise<FileContents | undefined
  */
 export const runBuiltin: ReviewerRunner = async (_deps, spec, ctx) => {
   ctx.signal.throwIfAborted();
+  const t0 = performance.now();
   const contents = await changedContents(ctx);
-  const findings = [];
-  if (spec.persona === 'tests' || ctx.files.length <= FILES_PER_SLICE) {
-    findings.push(...(await runBuiltinReviewer(spec.persona, ctx.files, contents)));
+  let busyMs = performance.now() - t0;
+  const findings: Awaited<ReturnType<typeof runBuiltinReviewer>> = [];
+  const slice = () => Math.max(1, ctx.filesPerSlice?.() ?? FILES_PER_SLICE);
+  const analyse = async (files: DiffFile[]) => {
+    const t = performance.now();
+    findings.push(...(await runBuiltinReviewer(spec.persona, files, contents)));
+    busyMs += performance.now() - t;
+  };
+  if (spec.persona === 'tests' || ctx.files.length <= slice()) {
+    await analyse(ctx.files);
   } else {
-    for (let i = 0; i < ctx.files.length; i += FILES_PER_SLICE) {
-      findings.push(...(await runBuiltinReviewer(spec.persona, ctx.files.slice(i, i + FILES_PER_SLICE), contents)));
+    for (let i = 0; i < ctx.files.length; ) {
+      const n = slice();
+      await analyse(ctx.files.slice(i, i + n));
+      i += n;
       await new Promise<void>((r) => setImmediate(r));
       ctx.signal.throwIfAborted();
     }
   }
-  return { findings: findings.map((f) => ({ ...f, reviewer: spec.persona })), usage: null, coverage: null };
+  return { findings: findings.map((f) => ({ ...f, reviewer: spec.persona })), usage: null, coverage: null, busyMs };
 };

@@ -56,6 +56,8 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
   } catch (e) {
     speculative?.abort();
     throw e;
+  } finally {
+    speculative?.started();
   }
   spans.mark(speculative ? 'start: commit (reviewers run meanwhile)' : 'start: commit');
   if (!started.inline) {

@@ -88,7 +88,9 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
     deps.db,
     ctx.actor.orgId,
     async (tx) => {
-      const mark = (phase: string) => opts.spans?.mark(phase);
+      // Once the reviewers run beside this transaction, its phases hold their time too: said so.
+      let planned = false;
+      const mark = (phase: string) => opts.spans?.mark(planned ? `${phase} (reviewers run meanwhile)` : phase);
       mark('start: begin');
       const { project } = await loadProjectFor(tx, ctx.actor, input.project_id, 'reviewer');
       mark('start: project + access');
@@ -99,8 +101,9 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
       const panel = resolvePanel(project.settings, input.reviewers);
       const id = randomUUID();
       const eligible = !!opts.inline && inlineEligible(panel, target);
-      if (eligible && target.kind === 'diff' && !project.repoUrl) {
-        opts.inline?.onPlanned?.({
+      if (eligible && target.kind === 'diff' && !project.repoUrl && opts.inline?.onPlanned) {
+        planned = true;
+        opts.inline.onPlanned({
           review: { id, org_id: ctx.actor.orgId, project_id: project.id, developer_id: ctx.actor.userId, api_key_id: ctx.actor.apiKeyId, priority: input.priority },
           panel,
           diffText: target.diff,
