@@ -1,7 +1,8 @@
 // Reviews with the built-in panel on a fixed ~500-line diff: throughput at concurrency 1 and 10,
 // and orchestration overhead of sync POST /v1/review (request → completed, minus the time spent
-// inside reviewers, from reviewer_runs.duration_ms; built-in reviewers share one thread, so their
-// durations add up).
+// inside reviewers, from reviewer_runs.duration_ms: for inline reviews each built-in reviewer's busy
+// time — reading and analysing, not the event loop's turns between its slices; they share one
+// thread, so their durations add up).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
