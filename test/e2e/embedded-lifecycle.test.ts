@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, freePort, runCli, type Proc } from '../helpers/process.js';
 
 /**
@@ -23,9 +24,13 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
   });
 
   let port = 0;
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-e2e-'));
+    port = await freePort();
+  });
   const env = () => ({ QUORUM_DATA_DIR: dataDir, PORT: String(port), QUORUM_LOG_LEVEL: 'info', DATABASE_URL: '' });
-  async function start(): Promise<Proc> {
-    const p = runCli(['serve', '--no-worker'], env());
+  async function start(opts: { detached?: boolean; worker?: boolean } = {}): Promise<Proc> {
+    const p = runCli(['serve', ...(opts.worker ? [] : ['--no-worker'])], env(), { detached: opts.detached ?? false });
     procs.push(p);
     await p.waitFor(/"msg":"quorum ready"/, 60_000);
     return p;
@@ -36,8 +41,6 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
   };
 
   it('cold start from an empty dir, first-run banner, restart keeps data, kill -9 recovery under 5 s', { timeout: 240_000 }, async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-e2e-'));
-    port = await freePort();
 
     const t0 = Date.now();
     const first = await start();
@@ -76,7 +79,72 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     expect(third.output()).toMatch(/orphaned embedded PostgreSQL.*adopting/);
     expect((await get('/v1/projects/web', creds.api_key)).body.slug).toBe('web');
     console.log(`embedded start: cold ${cold} ms, warm ${warm} ms, after kill -9 ${afterKill} ms`);
+
+    // The adopted postmaster dies (kill -9, the OOM killer): the server starts it again.
+    const restarted = await killPostmasterAndWaitForRestart(third, creds.api_key);
+    console.log(`adopted cluster restarted after kill -9 in ${restarted} ms`);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
+    expect(livePostmasterPid()).toBeUndefined();
   });
+
+  it('Ctrl-C reaches the server only: its graceful stop still has the database, then stops it; a killed postmaster is restarted', { timeout: 120_000 }, async () => {
+    // A server (with workers, whose shutdown writes to the database) in a process group of its own, as in a terminal.
+    const srv = await start({ detached: true, worker: true });
+    const pm = livePostmasterPid()!;
+    expect(pm).toBeDefined();
+    // The postmaster is in a session of its own: the terminal's signals do not reach it.
+    expect(processGroupOf(pm)).not.toBe(processGroupOf(srv.child.pid!));
+    const boot = await cli(['bootstrap', '--email', 'ctrl-c@example.com', '--org', 'CtrlC', '--json'], env());
+    const key = (JSON.parse(boot.stdout) as { api_key: string }).api_key;
+
+    // A postmaster this server started dies: restarted (from its exit, at once).
+    const restarted = await killPostmasterAndWaitForRestart(srv, key);
+    console.log(`own cluster restarted after kill -9 in ${restarted} ms`);
+
+    const before = srv.output().length;
+    process.kill(-srv.child.pid!, 'SIGINT'); // Ctrl-C: SIGINT to the foreground process group
+    expect(await srv.exited).toBe(0);
+    const out = srv.output().slice(before);
+    expect(out).toContain('shutdown complete');
+    // Before, the postmaster got the SIGINT too and shut down at once, under the graceful stop.
+    expect(out).not.toContain('terminating connection due to administrator command');
+    expect(out).not.toMatch(/"level":50/);
+    expect(livePostmasterPid()).toBeUndefined();
+  });
+
+  /** Kills the running postmaster with SIGKILL; returns how long until the API answers from the database again. */
+  async function killPostmasterAndWaitForRestart(p: Proc, key: string): Promise<number> {
+    const before = livePostmasterPid()!;
+    process.kill(before, 'SIGKILL');
+    const t0 = Date.now();
+    await p.waitFor(/embedded PostgreSQL exited unexpectedly; restarting it/, 15_000);
+    await p.waitFor(/embedded PostgreSQL restarted/, 60_000);
+    for (;;) {
+      const r = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { 'x-api-key': key } }).catch(() => null);
+      if (r?.status === 200) break;
+      if (Date.now() - t0 > 60_000) throw new Error(`API not back after the postmaster restart; last status ${r?.status}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const after = livePostmasterPid();
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    return Date.now() - t0;
+  }
+
+  function livePostmasterPid(): number | undefined {
+    try {
+      const pid = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
 });
+
+/** The process group id (field 5 of /proc/<pid>/stat, after the parenthesised command). */
+function processGroupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}

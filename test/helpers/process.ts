@@ -25,11 +25,13 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function runCli(args: string[], env: Record<string, string>): Proc {
+/** `detached`: the process leads a process group of its own (signal the group with process.kill(-pid), as a terminal's Ctrl-C does). */
+export function runCli(args: string[], env: Record<string, string>, opts: { detached?: boolean } = {}): Proc {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, QUORUM_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
