@@ -26,6 +26,11 @@ export interface EmbeddedHandle {
   port: number;
   /** True when this process started the cluster and must stop it. */
   owned: boolean;
+  /**
+   * This process has begun its graceful stop: the cluster is no longer restarted when it exits,
+   * nor an outside shutdown of it hurried (its sessions are what the graceful stop still uses).
+   */
+  windDown(): void;
   stop(): Promise<void>;
 }
 
@@ -37,6 +42,7 @@ interface OwnerFile {
 interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
 }
 
 const USER = 'postgres';
@@ -59,14 +65,14 @@ export async function startEmbeddedPostgres(opts: {
     const owner = readOwner(ownerPath);
     if (owner && owner.pid !== process.pid && isAlive(owner.pid) && isNode(owner.pid) && owner.port === live.port) {
       log?.info({ port: live.port, ownerPid: owner.pid }, 'sharing embedded PostgreSQL started by another Quorum process');
-      return { url: urlFor(pgDir, live.port, password), port: live.port, owned: false, stop: async () => {} };
+      return { url: urlFor(pgDir, live.port, password), port: live.port, owned: false, windDown: () => {}, stop: async () => {} };
     }
     // Its owner died (kill -9): adopt the running cluster instead of restarting it, which makes
     // recovery as fast as a warm start. We now own it: kept running, and stopped when we stop.
     log?.warn({ pid: live.pid, port: live.port }, 'found an orphaned embedded PostgreSQL (its owner died); adopting it');
     await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port: live.port } satisfies OwnerFile), { mode: 0o600 });
     const flags = postgresFlags(pgDir, live.port);
-    const supervisor = supervise({ pid: live.pid, exited: exitOf(live.pid) }, () => spawnPostmaster(pgDir, live.port, flags, asRoot), log);
+    const supervisor = supervise(pgDir, ownerPath, { pid: live.pid, exited: exitOf(live.pid) }, () => spawnPostmaster(pgDir, live.port, flags, asRoot), log);
     return ownedHandle(urlFor(pgDir, live.port, password), live.port, supervisor, ownerPath);
   }
 
@@ -92,7 +98,7 @@ export async function startEmbeddedPostgres(opts: {
   }
   const first = await spawnPostmaster(pgDir, port, flags, asRoot);
   await fs.writeFile(ownerPath, JSON.stringify({ pid: process.pid, port } satisfies OwnerFile), { mode: 0o600 });
-  const supervisor = supervise(first, () => spawnPostmaster(pgDir, port, flags, asRoot), log);
+  const supervisor = supervise(pgDir, ownerPath, first, () => spawnPostmaster(pgDir, port, flags, asRoot), log);
   return ownedHandle(urlFor(pgDir, port, password), port, supervisor, ownerPath);
 }
 
@@ -106,6 +112,7 @@ function ownedHandle(url: string, port: number, supervisor: Supervisor, ownerPat
     url,
     port,
     owned: true,
+    windDown: () => supervisor.windDown(),
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -122,6 +129,8 @@ interface Postmaster {
 }
 
 interface Supervisor {
+  /** See EmbeddedHandle.windDown. */
+  windDown(): void;
   /** Fast shutdown of the cluster (after any restart under way); it is not restarted again. */
   stop(): Promise<void>;
 }
@@ -132,10 +141,15 @@ interface Supervisor {
  * from its WAL — with a growing pause between attempts (a crashed postmaster's backends must go
  * before a new one can start). Connections meanwhile fail as "database unavailable" and the
  * pools reconnect once it is back.
+ *
+ * A shutdown requested from outside (SIGTERM to the postmaster: "smart", which waits for every
+ * session to end) would never end while this process holds its sessions (pools, listeners), and
+ * refuses new connections meanwhile; it is hurried (SIGINT: "fast") so that the cluster restarts.
  */
-function supervise(first: Postmaster, restart: () => Promise<Postmaster>, log?: Logger): Supervisor {
+function supervise(pgDir: string, ownerPath: string, first: Postmaster, restart: () => Promise<Postmaster>, log?: Logger): Supervisor {
   let current = first;
   let stopping = false;
+  let windingDown = false;
   let onStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
   let restarting: Promise<void> | undefined;
@@ -154,18 +168,42 @@ function supervise(first: Postmaster, restart: () => Promise<Postmaster>, log?: 
   };
   void (async () => {
     for (;;) {
-      await current.exited;
-      if (stopping) return;
+      await Promise.race([current.exited, stopRequested]);
+      if (stopping || windingDown) return;
+      const owner = readOwner(ownerPath);
+      if (owner?.pid !== process.pid) {
+        // Another process owns the data directory now (it was removed and made anew under this one):
+        // a second cluster must never run on it.
+        log?.error({ postmaster_pid: current.pid, owner_pid: owner?.pid }, 'embedded PostgreSQL exited and its data directory belongs to another process now; not restarting it');
+        return;
+      }
       log?.warn({ postmaster_pid: current.pid }, 'embedded PostgreSQL exited unexpectedly; restarting it');
       restarting = restartLoop();
       await restarting;
       restarting = undefined;
-      if (stopping) return;
     }
   })();
+  let hurried = 0;
+  const outsideShutdown = setInterval(() => {
+    if (stopping || windingDown || restarting) return;
+    const st = readPidFile(pgDir);
+    if (st?.pid !== current.pid || st.status !== 'stopping' || hurried === current.pid) return;
+    hurried = current.pid;
+    log?.warn({ postmaster_pid: current.pid }, 'embedded PostgreSQL is being shut down from outside while Quorum runs; hurrying it to restart it');
+    try {
+      process.kill(current.pid, 'SIGINT');
+    } catch {
+      // gone already: restarted from its exit
+    }
+  }, 1_000);
+  outsideShutdown.unref();
   return {
+    windDown: () => {
+      windingDown = true;
+    },
     stop: async () => {
       stopping = true;
+      clearInterval(outsideShutdown);
       onStop();
       // A restart under way ends first: the postmaster it started is the one stopped.
       await restarting;

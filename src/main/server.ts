@@ -79,6 +79,7 @@ export async function stopGracefully(p: { app: FastifyInstance; worker: WorkerHa
   const log = p.runtime.deps.logger;
   const t0 = Date.now();
   log.info({ grace_ms: p.config.shutdownGraceMs }, 'shutting down gracefully');
+  p.runtime.embedded?.windDown(); // its database stays as it is until the end
   const forceHttp = setTimeout(() => {
     log.warn('HTTP requests still running after the grace period; closing their connections');
     p.app.server.closeAllConnections();

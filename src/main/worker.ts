@@ -40,6 +40,7 @@ export async function startWorkerProcess(config: Config, opts: { concurrency?: n
       (stopping ??= (async () => {
         const t0 = Date.now();
         logger.info({ grace_ms: config.shutdownGraceMs }, 'shutting down gracefully');
+        runtime.embedded?.windDown(); // its database stays as it is until the end
         await w.stop();
         await metricsServer?.close();
         await runtime.close();

@@ -101,6 +101,10 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     // A postmaster this server started dies: restarted (from its exit, at once).
     const restarted = await killPostmasterAndWaitForRestart(srv, key);
     console.log(`own cluster restarted after kill -9 in ${restarted} ms`);
+    // Shut down from outside (SIGTERM: "smart", which would wait for the server's sessions forever): hurried and restarted.
+    const afterTerm = await killPostmasterAndWaitForRestart(srv, key, 'SIGTERM');
+    expect(srv.output()).toMatch(/being shut down from outside while Quorum runs/);
+    console.log(`own cluster restarted after SIGTERM in ${afterTerm} ms`);
 
     const before = srv.output().length;
     process.kill(-srv.child.pid!, 'SIGINT'); // Ctrl-C: SIGINT to the foreground process group
@@ -113,13 +117,20 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     expect(livePostmasterPid()).toBeUndefined();
   });
 
-  /** Kills the running postmaster with SIGKILL; returns how long until the API answers from the database again. */
-  async function killPostmasterAndWaitForRestart(p: Proc, key: string): Promise<number> {
+  /** Signals the running postmaster; returns how long until the API answers from the database again. */
+  async function killPostmasterAndWaitForRestart(p: Proc, key: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
     const before = livePostmasterPid()!;
-    process.kill(before, 'SIGKILL');
+    const seen = p.output().length;
+    // The server's log since the signal.
+    const next = async (re: RegExp) => {
+      for (const t = Date.now(); !re.test(p.output().slice(seen)); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() - t > 60_000) throw new Error(`no ${re} in the log after ${signal}:\n${p.output().slice(seen).slice(-3000)}`);
+      }
+    };
+    process.kill(before, signal);
     const t0 = Date.now();
-    await p.waitFor(/embedded PostgreSQL exited unexpectedly; restarting it/, 15_000);
-    await p.waitFor(/embedded PostgreSQL restarted/, 60_000);
+    await next(/embedded PostgreSQL exited unexpectedly; restarting it/);
+    await next(/embedded PostgreSQL restarted/);
     for (;;) {
       const r = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { 'x-api-key': key } }).catch(() => null);
       if (r?.status === 200) break;
