@@ -142,6 +142,8 @@ function stopOnSignals(stop: () => Promise<void>): () => void {
 interface Postmaster {
   pid: number;
   exited: Promise<void>;
+  /** Its last log lines (a postmaster this process started: it logs to our pipe). */
+  lastLog?: () => string[];
 }
 
 interface Supervisor {
@@ -193,7 +195,7 @@ function supervise(pgDir: string, ownerPath: string, first: Postmaster, restart:
         log?.error({ postmaster_pid: current.pid, owner_pid: owner?.pid }, 'embedded PostgreSQL exited and its data directory belongs to another process now; not restarting it');
         return;
       }
-      log?.warn({ postmaster_pid: current.pid }, 'embedded PostgreSQL exited unexpectedly; restarting it');
+      log?.warn({ postmaster_pid: current.pid, last_log: current.lastLog?.().slice(-5) }, 'embedded PostgreSQL exited unexpectedly; restarting it');
       restarting = restartLoop();
       await restarting;
       restarting = undefined;
@@ -262,7 +264,7 @@ async function spawnPostmaster(pgDir: string, port: number, flags: readonly stri
       throw new Error(`embedded PostgreSQL exited while starting${failed ? `: ${failed.message}` : ''}: ${tail.slice(-5).join(' | ') || 'no output'}`);
     }
     const st = readPidFile(pgDir);
-    if (child.pid !== undefined && st?.pid === child.pid && st.status === 'ready') return { pid: child.pid, exited };
+    if (child.pid !== undefined && st?.pid === child.pid && st.status === 'ready') return { pid: child.pid, exited, lastLog: () => [...tail] };
     if (Date.now() > deadline) {
       child.kill('SIGQUIT');
       throw new Error(`embedded PostgreSQL did not become ready within 60 s: ${tail.slice(-5).join(' | ') || 'no output'}`);
