@@ -42,7 +42,10 @@ export async function startServer(config: Config, opts: ServeOptions): Promise<S
       extraRoutes: allRoutes,
       processHealth: () => ({ role, hostname: os.hostname(), pid: process.pid, uptime_s: Math.round(process.uptime()), worker: worker?.health() ?? null }),
     });
-    const address = await app.listen({ host: config.http.host, port: config.http.port });
+    const address = await app.listen({ host: config.http.host, port: config.http.port }).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      throw new Error(`${config.http.host}:${config.http.port} is already in use (another Quorum, or another service): stop it, or choose another port with PORT`);
+    });
     if (opts.worker) {
       const { startWorker } = await import('../adapters/worker/runner.js');
       worker = await startWorker(runtime, { concurrency: config.worker.concurrency });

@@ -97,6 +97,11 @@ describe('embedded PostgreSQL lifecycle (real processes)', () => {
     expect(pm).toBeDefined();
     // The postmaster is in a session of its own: the terminal's signals do not reach it.
     expect(processGroupOf(pm)).not.toBe(processGroupOf(srv.child.pid!));
+    // A second server on the same port says so (and leaves the first one's database alone).
+    const second = await cli(['serve', '--no-worker'], env());
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/127\.0\.0\.1:\d+ is already in use \(another Quorum, or another service\): stop it, or choose another port with PORT/);
+    expect(livePostmasterPid()).toBe(pm);
     const boot = await cli(['bootstrap', '--email', 'ctrl-c@example.com', '--org', 'CtrlC', '--json'], env());
     const key = (JSON.parse(boot.stdout) as { api_key: string }).api_key;
 
