@@ -122,6 +122,8 @@ describe('inline sync reviews', () => {
   });
 
   it('writes nothing when a worker took the review over meanwhile (attempt 2): no checkpoint, no event, its job kept', async () => {
+    // No worker may run here: one left by an earlier test would claim the handed-over job at once and write its events.
+    for (const w of workers.splice(0)) await w.stop();
     const started = await startReviewRow(t.rt.deps, ctx(), input('inline-7'), { inline: { graceMs: 60_000 } });
     expect(started.inline).toBe(true);
     // As a worker's claim does: the review is its attempt now (no worker runs in this test).
