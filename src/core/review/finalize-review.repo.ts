@@ -110,9 +110,12 @@ export interface FindingInserted {
 /**
  * The review's terminal write, in ONE statement: its findings and the knowledge entries they make
  * (sent as one json parameter, not ~20 bind parameters per row), the review row, its terminal event
- * and — for an inline review — the removal of its fallback job (quorum.remove_job). A retried
- * finalize inserts no finding or entry twice (unique per review, unique per finding). The caller
- * holds the review's row lock.
+ * and — for an inline review — the removal of its fallback job (quorum.remove_job). The caller
+ * holds the review's row lock and saw the review running: a review's findings are written only
+ * here, with the status that ends it, so none exist yet — plain inserts, no ON CONFLICT (whose
+ * speculative insertion costs each row an extra index probe and WAL record). The unique
+ * constraints (per review and fingerprint and line, per finding) stay as the guard: a second
+ * completion fails and rolls back rather than duplicating a finding.
  *
  * Returns the updated row without its reports (tens of kB, just written from memory) and target,
  * the findings inserted, and how many knowledge entries were added.
@@ -146,14 +149,12 @@ export async function writeCompletion(
              line_start, line_end, category, severity, score, title, detail, suggestion, rules, reviewers, agreement, panel_size,
              similar_finding
         from x
-      on conflict (review_id, fingerprint, line_start) do nothing
       returning *
     ), k as (
       insert into knowledge (id, org_id, project_id, review_id, finding_id, developer_id, category, normalized_title, title, file, severity, detail)
       select x.knowledge_id, f.org_id, f.project_id, f.review_id, f.id, f.developer_id, f.category, x.knowledge_title, f.title, f.file, f.severity, f.detail
         from f join x on x.fingerprint = f.fingerprint and x.line_start = f.line_start
        where x.knowledge_title is not null
-      on conflict (finding_id) do nothing
       returning 1
     ), u as (${update})${input.events.length ? sql`, ${eventsInStreamCtes('ev', review.id, input.events)}` : sql``}
     ${input.removeJobKey ? sql`, j as materialized (select ${removeJobCall(input.removeJobKey)} as removed)` : sql``}

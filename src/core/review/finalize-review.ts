@@ -16,7 +16,7 @@ import { exportKnowledgeInTransaction, exportKnowledgeWithOwn, type DeltaPlan, t
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
-import { knowledgePath, latestReportPath, reviewReportPath, writeFileAtomic } from './review-files.js';
+import { knowledgePath, latestReportPath, reviewReportPath, SYNC_WRITE_MAX_BYTES, writeFileAtomic, writeFilesAtomicSync } from './review-files.js';
 import type { FindingOut } from './review.schemas.js';
 import { lockReview, type ReviewRow } from './reviews.repo.js';
 import type { RunOutcome } from './run-review.js';
@@ -274,7 +274,10 @@ export function composeCompletion(deps: CoreDeps, input: CompletionInput, consen
  */
 export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Database>, input: CompletionInput, composed: ComposedCompletion): Promise<Completion> {
   const { review, project } = input;
-  const files = Promise.all((composed.reports?.files ?? []).map((f) => writeFileAtomic(f.path, f.content)));
+  const reportFiles = composed.reports?.files ?? [];
+  // Small reports are written while the completing statement runs (below); large ones from the start, off the thread.
+  const writeInStatement = reportFiles.reduce((n, f) => n + f.content.length * 3, 0) <= SYNC_WRITE_MAX_BYTES;
+  const files = writeInStatement ? Promise.resolve() : Promise.all(reportFiles.map((f) => writeFileAtomic(f.path, f.content)));
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
   const own = composed.findings.filter((f) => f.knowledge_id !== null);
   let knowledgeExport: OwnKnowledgeExport | undefined;
@@ -298,7 +301,14 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   }
   let written: Awaited<ReturnType<typeof writeCompletion>>;
   try {
-    written = await writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
+    const completing = writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
+    if (writeInStatement && reportFiles.length) {
+      completing.catch(() => undefined); // awaited below; a file error first must not leave it unhandled
+      // The statement is sent by the next turn; the thread would wait for it, and writes meanwhile.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      writeFilesAtomicSync(reportFiles);
+    }
+    written = await completing;
     if (knowledgeExport && written.knowledgeAdded !== own.length) {
       // Not the entries the file was written with (cannot happen while the review's row lock is
       // held, but the file must not disagree with the database): exported again from it, below.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -59,5 +60,42 @@ async function writeNew(file: string, content: string | Uint8Array | readonly Bu
     await fh.writev(content as Buffer[]);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Files whose bytes add up to at most this are written by writeFilesAtomicSync on the calling
+ * thread; more goes through the thread pool (writeFileAtomic), so that the event loop never blocks
+ * on a large write.
+ */
+export const SYNC_WRITE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * writeFileAtomic for a few small files, synchronously: for a caller whose thread would otherwise
+ * wait (a statement of its own running in the database). Each asynchronous file operation is a
+ * hand-off to a thread-pool thread and back (open, write, close, rename: four per file); on a
+ * machine with few cores, waking those threads costs the event loop more than the writes do.
+ */
+export function writeFilesAtomicSync(files: ReadonlyArray<{ path: string; content: string }>): void {
+  for (const f of files) {
+    const dir = path.dirname(f.path);
+    const tmp = `${f.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      if (!madeDirs.has(dir)) {
+        fsSync.mkdirSync(dir, { recursive: true });
+        madeDirs.add(dir);
+      }
+      try {
+        fsSync.writeFileSync(tmp, f.content, { mode: 0o640 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        fsSync.mkdirSync(dir, { recursive: true });
+        fsSync.writeFileSync(tmp, f.content, { mode: 0o640 });
+      }
+      fsSync.renameSync(tmp, f.path);
+    } catch (e) {
+      fsSync.rmSync(tmp, { force: true });
+      throw e;
+    }
   }
 }
