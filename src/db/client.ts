@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
+import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import type { Database } from './schema.js';
@@ -67,7 +68,49 @@ export function createPool(o: PoolOptions): pg.Pool {
 }
 
 export function createKysely(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+}
+
+/**
+ * Starts a statement that is worth preparing: `sql` templates of the hot paths (a review's start
+ * and completion) begin with it. Each connection then parses, analyses and plans such a statement
+ * once (a named statement, by a hash of its text) and afterwards only binds and executes it: for
+ * the statement that completes a review that is ~1 ms of the database's time per review, measured.
+ * Only marked statements, whose text depends on nothing but a few flags, so each connection holds
+ * a handful; Quorum already needs session pooling (session locks, LISTEN), which keeps them.
+ */
+export const PREPARE = '/* prepare */';
+
+/** Names of marked statements by text; the set is small and fixed, the cap a guard against a text that varies. */
+const preparedNames = new Map<string, string>();
+const MAX_PREPARED = 64;
+
+function preparedName(text: string): string | undefined {
+  if (!text.startsWith(PREPARE)) return undefined;
+  let name = preparedNames.get(text);
+  if (!name && preparedNames.size < MAX_PREPARED) {
+    name = `quorum_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
+/** Kysely's pool over pg's, sending marked statements as named (prepared) ones. */
+function preparingPool(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      return {
+        query: ((text: string | object, parameters?: readonly unknown[]) => {
+          if (typeof text !== 'string') return client.query(text as never);
+          const name = preparedName(text);
+          return name ? client.query({ name, text, values: parameters as unknown[] }) : client.query(text, parameters as unknown[]);
+        }) as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy),
+      };
+    },
+    end: () => pool.end(),
+  };
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

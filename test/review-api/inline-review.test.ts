@@ -5,7 +5,10 @@ import { cancelReview } from '../../src/core/review/cancel-review.js';
 import { StartReviewInput } from '../../src/core/review/review.schemas.js';
 import { latestReportPath, reviewReportPath } from '../../src/core/review/review-files.js';
 import { inlineOwner, runReviewInline } from '../../src/core/review/run-review-inline.js';
-import { startReviewRow } from '../../src/core/review/start-review.js';
+import { markWaitingForSlot } from '../../src/core/review/review-slots.repo.js';
+import { JOB_PRIORITY, startReviewRow } from '../../src/core/review/start-review.js';
+import { enqueueJob } from '../../src/core/jobs/enqueue.js';
+import { withTenant } from '../../src/db/client.js';
 import type { RequestContext } from '../../src/core/tenancy/actor.js';
 import type { BootstrapResult } from '../../src/core/tenancy/bootstrap.js';
 import { auth, createTestApp, newOrg, type TestApp } from '../helpers/app.js';
@@ -179,5 +182,27 @@ describe('inline sync reviews', () => {
       c.release();
       await t.rt.admin.query(`delete from reviews where project_id = $1 and task_id like 'history-%'`, [p.id]);
     }
+  });
+  it('promotes a review of the org that waits for a slot when it completes (its completing statement looks)', async () => {
+    for (const w of workers.splice(0)) await w.stop(); // nothing may run the waiting review but the promotion
+    const a = await t.app.inject({ method: 'POST', url: '/v1/review/async', headers: auth(owner.api_key), payload: { ...input('waits-for-slot') } });
+    expect(a.statusCode, a.body).toBe(202);
+    const waiting = a.json().id as string;
+    // As a worker leaves a review that found no free slot: on the waiting list, its job due at the retry.
+    const retryAt = new Date(Date.now() + 60_000);
+    await withTenant(t.rt.deps.db, owner.org_id, async (tx) => {
+      await markWaitingForSlot(tx, waiting, retryAt);
+      await enqueueJob(tx, 'run_review', { org_id: owner.org_id, review_id: waiting }, { jobKey: `review:${waiting}`, priority: JOB_PRIORITY.normal, runAt: retryAt, maxAttempts: 10 });
+    });
+    expect((await job(waiting))!.run_at.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    const res = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { ...input('frees-a-slot') } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().status).toBe('completed');
+    // Promoted after the answer (nobody waits on it): off the waiting list, its job due now.
+    const slotRetry = async () => (await t.rt.admin.query(`select slot_retry_at from reviews where id = $1`, [waiting])).rows[0].slot_retry_at as Date | null;
+    for (let i = 0; i < 100 && (await slotRetry()) !== null; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await slotRetry()).toBeNull();
+    expect((await job(waiting))!.run_at.getTime()).toBeLessThan(Date.now() + 5_000);
+    await cancelReview(t.rt.deps, ctx(), waiting);
   });
 });

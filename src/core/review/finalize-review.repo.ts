@@ -1,3 +1,4 @@
+import { PREPARE } from '../../db/client.js';
 import { sql, type Transaction, type Updateable } from 'kysely';
 import type { Database, ReviewsTable } from '../../db/schema.js';
 import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
@@ -53,7 +54,7 @@ export async function lockAndCheckpoint(
   },
 ): Promise<(LockedState & { knowledge: { stamp: OwnKnowledgeStamp; delta: KnowledgeDelta } | null }) | undefined> {
   const { review } = input;
-  const { rows } = await sql<LockedState & { nowUs: string | null; xid: string | null; d: unknown }>`
+  const { rows } = await sql<LockedState & { nowUs: string | null; xid: string | null; d: unknown }>`${sql.raw(PREPARE)}
     with l as materialized (
       select status, cancel_requested, attempts from reviews where id = ${review.id} for update
     ), ok as materialized (
@@ -118,7 +119,8 @@ export interface FindingInserted {
  * completion fails and rolls back rather than duplicating a finding.
  *
  * Returns the updated row without its reports (tens of kB, just written from memory) and target,
- * the findings inserted, and how many knowledge entries were added.
+ * the findings inserted, how many knowledge entries were added, and whether other reviews of the
+ * org wait for a slot (as the statement saw them: the caller promotes them only then).
  */
 export async function writeCompletion(
   tx: Transaction<Database>,
@@ -129,14 +131,14 @@ export async function writeCompletion(
     events: readonly NewEvent[];
     removeJobKey?: string | undefined;
   },
-): Promise<{ row: Omit<ReviewRow, 'report_md' | 'report_json' | 'target'>; findings: FindingInserted[]; knowledgeAdded: number }> {
+): Promise<{ row: Omit<ReviewRow, 'report_md' | 'report_json' | 'target'>; findings: FindingInserted[]; knowledgeAdded: number; othersWaiting: boolean }> {
   const { review } = input;
   const update = tx
     .updateTable('reviews')
     .set(input.set)
     .where('id', '=', review.id)
     .returning(REVIEW_COLUMNS_BUT_REPORTS.filter((c) => c !== 'target'));
-  const { rows } = await sql<Omit<ReviewRow, 'report_md' | 'report_json' | 'target'> & { findings: Array<[string, string, number, number, number, unknown]>; knowledge_added: string }>`
+  const { rows } = await sql<Omit<ReviewRow, 'report_md' | 'report_json' | 'target'> & { findings: Array<[string, string, number, number, number, unknown]>; knowledge_added: string; others_waiting: boolean }>`${sql.raw(PREPARE)}
     with x as materialized (
       select * from json_to_recordset(${JSON.stringify(input.findings)}::json) as x(
         fingerprint text, file text, line_start integer, line_end integer, category text, severity numeric,
@@ -160,12 +162,14 @@ export async function writeCompletion(
     ${input.removeJobKey ? sql`, j as materialized (select ${removeJobCall(input.removeJobKey)} as removed)` : sql``}
     select u.*,
            (select count(*) from k) as knowledge_added,
-           (select coalesce(json_agg(json_build_array(f.id, f.fingerprint, f.line_start, f.severity, f.score, f.similar_finding)), '[]') from f) as findings
+           (select coalesce(json_agg(json_build_array(f.id, f.fingerprint, f.line_start, f.severity, f.score, f.similar_finding)), '[]') from f) as findings,
+           exists (select 1 from reviews w where w.status = 'queued' and w.slot_retry_at is not null) as others_waiting
       from u${input.removeJobKey ? sql`, j` : sql``}`.execute(tx);
   const r = rows[0];
   if (!r) throw new Error(`review ${review.id} to complete not found`);
-  const { findings, knowledge_added, ...row } = r;
+  const { findings, knowledge_added, others_waiting, ...row } = r;
   return {
+    othersWaiting: others_waiting,
     row,
     findings: findings.map(([id, fingerprint, line_start, severity, score, similar_finding]) => ({ id, fingerprint, line_start, severity, score, similar_finding })),
     knowledgeAdded: Number(knowledge_added),

@@ -56,6 +56,8 @@ export interface Completion {
   knowledgeAdded: number;
   /** KNOWLEDGE.md as written with those entries, before the commit (see afterCompletion). */
   knowledgeExport?: OwnKnowledgeExport | undefined;
+  /** Reviews of the org waited for a slot when this one completed (the slot it frees may start one). */
+  othersWaiting?: boolean | undefined;
 }
 
 /**
@@ -332,7 +334,7 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   // without its report; a failed commit leaves a report the retry overwrites.
   await files;
   input.spans?.mark('finalize: report files (rest)');
-  return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded, knowledgeExport };
+  return { outcome: composed.outcome, row, findings, knowledgeAdded: written.knowledgeAdded, knowledgeExport, othersWaiting: written.othersWaiting };
 }
 
 /** The order GET /v1/reviews/{id} lists findings in (listFindings). */

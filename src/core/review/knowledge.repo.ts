@@ -1,3 +1,4 @@
+import { PREPARE } from '../../db/client.js';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { afterCursor, cursorAt } from './time-cursor.js';
@@ -25,7 +26,7 @@ export async function findSimilarMany(
   const unique = [...new Map(keys.map((k) => [`${k.category}\0${k.normalizedTitle}`, k])).values()];
   // One index probe per key (knowledge_match: org, category, title, created_at), however many
   // entries share the title: the earliest one is all a note needs.
-  const { rows } = await sql<{ category: string; normalized_title: string; developer_id: string; name: string; created_at: Date; review_id: string }>`
+  const { rows } = await sql<{ category: string; normalized_title: string; developer_id: string; name: string; created_at: Date; review_id: string }>`${sql.raw(PREPARE)}
     select q.category, q.normalized_title, k.developer_id, u.name, k.created_at, k.review_id
       from unnest(${unique.map((k) => k.category)}::text[], ${unique.map((k) => k.normalizedTitle)}::text[]) as q(category, normalized_title)
       cross join lateral (

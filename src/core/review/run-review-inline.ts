@@ -248,8 +248,10 @@ export async function runReviewInline(
   const labels = { org: row.org_id, project: row.project_id };
   deps.metrics.reviews.inc({ ...labels, status: done.outcome });
   deps.metrics.reviewDuration.observe(labels, (performance.now() - t0) / 1000);
-  // Reviews of the org waiting for a slot may start now; nobody waits on this.
-  promoteWaitingReviews(deps, row.org_id).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not promote waiting reviews'));
+  // Reviews of the org waiting for a slot may start now (the completing statement looked: usually
+  // none, and then no transaction for it); nobody waits on this. One marked waiting just after
+  // that look is not lost: its job retries at its slot_retry_at.
+  if (done.othersWaiting) promoteWaitingReviews(deps, row.org_id).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not promote waiting reviews'));
   const panelSize = (row.panel as ReviewerSpec[]).length;
   return reviewOut(done.row, { completed: panelSize, findingsCount: done.findings.length, findings: done.findings });
 }

@@ -1,3 +1,4 @@
+import { PREPARE } from '../../db/client.js';
 import { sql, type Insertable, type OperationNodeSource, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, ReviewsTable } from '../../db/schema.js';
 import { eventsInStreamCtes, type NewEvent } from '../events/events.repo.js';
@@ -25,7 +26,7 @@ export async function insertReviewWithOutbox(
   },
 ): Promise<ReviewRow> {
   // The target (a diff can be 256 kB) is not read back: the caller has it.
-  const { rows } = await sql<Omit<ReviewRow, 'target'> & { job_id: string | null; async_commit: string | null }>`
+  const { rows } = await sql<Omit<ReviewRow, 'target'> & { job_id: string | null; async_commit: string | null }>`${sql.raw(PREPARE)}
     with r as (${tx.insertInto('reviews').values(input.review).returning(REVIEW_COLUMNS_BUT_TARGET)}),
          ${eventsInStreamCtes('ev', input.review.id, input.events)},
          a as (${input.audit}),
