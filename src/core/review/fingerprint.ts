@@ -20,6 +20,22 @@ import type { Category } from './types.js';
  * in one file are two issues.
  */
 export function normalizeTitle(title: string): string {
+  let n = normalized.get(title);
+  if (n === undefined) {
+    if (normalized.size >= NORMALIZED_CACHE) normalized.clear();
+    normalized.set(title, (n = normalizeUncached(title)));
+  }
+  return n;
+}
+
+/**
+ * Titles repeat (a rule's finding on every line it matches, the same title merged, matched and
+ * inserted): each is normalized once, not at every step of a review.
+ */
+const normalized = new Map<string, string>();
+const NORMALIZED_CACHE = 4096;
+
+function normalizeUncached(title: string): string {
   return title
     .normalize('NFKC')
     .toLowerCase()
