@@ -231,7 +231,8 @@ export function planKnowledgeDelta(deps: CoreDeps, orgId: string, projectId: str
  */
 async function applyKnowledgeDelta(tx: Transaction<Database>, plan: DeltaPlan, d: KnowledgeDelta): Promise<{ view: ProjectKnowledge; names: Map<string, string> }> {
   const { prev, query } = plan;
-  if (prev && !d.deleted) {
+  if (!knowledgeExportReadsAgain(plan, d)) {
+    if (!prev) return { view: viewOf(d.watermark, (await cachedEntries(d.rows)).sort(newestFirst)), names: d.names };
     const newer = (await cachedEntries(d.rows)).sort(newestFirst);
     const renames = [...prev.authors].filter(([id, name]) => (d.names.get(id) ?? FORMER_MEMBER) !== name);
     if (renames.length === 0) return { view: extendView(prev, newer, d.watermark), names: d.names };
@@ -242,8 +243,16 @@ async function applyKnowledgeDelta(tx: Transaction<Database>, plan: DeltaPlan, d
     }
     return { view: viewOf(d.watermark, mergeNewestFirst(newer, prev.entries, MAX_ENTRIES)), names: d.names };
   }
-  const full = prev ? await lockAndReadKnowledgeDelta(tx, { ...query, sinceXid: '0', known: [] }) : d;
+  const full = await lockAndReadKnowledgeDelta(tx, { ...query, sinceXid: '0', known: [] });
   return { view: viewOf(full.watermark, (await cachedEntries(full.rows)).sort(newestFirst)), names: full.names };
+}
+
+/**
+ * Whether bringing the view up to date with this delta reads the project again (entries were
+ * deleted since the view's read) — a statement on the transaction; otherwise it is memory only.
+ */
+export function knowledgeExportReadsAgain(plan: DeltaPlan, d: KnowledgeDelta): boolean {
+  return !!plan.prev && d.deleted;
 }
 
 function remember(views: Map<string, ProjectKnowledge>, key: string, view: ProjectKnowledge): void {

@@ -12,7 +12,7 @@ import { parseUnifiedDiff } from './diff.js';
 import { normalizeTitle } from './fingerprint.js';
 import { findSimilarMany, type KnowledgeDelta, type OwnKnowledgeStamp, type SimilarEntry } from './knowledge.repo.js';
 import { exportKnowledgeCoalesced } from './knowledge-export-queue.js';
-import { exportKnowledgeInTransaction, exportKnowledgeWithOwn, type DeltaPlan, type OwnKnowledgeExport } from './export-knowledge.js';
+import { exportKnowledgeInTransaction, exportKnowledgeWithOwn, knowledgeExportReadsAgain, type DeltaPlan, type OwnKnowledgeExport } from './export-knowledge.js';
 import type { PreparedChange } from './prepare-change.js';
 import { renderMarkdownReport, toJsonReport, toSarif } from './report.js';
 import type { ReviewReportJson } from './report-json.js';
@@ -282,12 +282,12 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
   const files = writeInStatement ? Promise.resolve() : Promise.all(reportFiles.map((f) => writeFileAtomic(f.path, f.content)));
   files.catch(() => undefined); // awaited below; a database error first must not leave it unhandled
   const own = composed.findings.filter((f) => f.knowledge_id !== null);
-  let knowledgeExport: OwnKnowledgeExport | undefined;
-  if (own.length && input.knowledgeLocked) {
-    knowledgeExport = await exportKnowledgeWithOwn(deps, tx, {
+  const locked = own.length ? input.knowledgeLocked : undefined;
+  const exportOwn = async (l: NonNullable<CompletionInput['knowledgeLocked']>) => {
+    const e = await exportKnowledgeWithOwn(deps, tx, {
       orgId: review.org_id,
       project,
-      ...input.knowledgeLocked,
+      ...l,
       own: own.map((f) => ({
         id: f.knowledge_id!,
         review_id: review.id,
@@ -300,15 +300,22 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
       })),
     });
     input.spans?.mark('finalize: knowledge delta');
-  }
+    return e;
+  };
+  // The export is made while the completing statement runs, unless it reads the project again on
+  // this transaction (entries were deleted): that read must come before the insert.
+  const exportBeside = !!locked && !knowledgeExportReadsAgain(locked.plan, locked.delta);
+  let knowledgeExport: OwnKnowledgeExport | undefined = locked && !exportBeside ? await exportOwn(locked) : undefined;
   let written: Awaited<ReturnType<typeof writeCompletion>>;
   try {
     const completing = writeCompletion(tx, { review, set: composed.set, findings: composed.findings, events: composed.events, removeJobKey: input.removeJobKey });
-    if (writeInStatement && reportFiles.length) {
-      completing.catch(() => undefined); // awaited below; a file error first must not leave it unhandled
-      // The statement is sent by the next turn; the thread would wait for it, and writes meanwhile.
+    const syncFiles = writeInStatement && reportFiles.length > 0;
+    if (exportBeside || syncFiles) {
+      completing.catch(() => undefined); // awaited below; an error here first must not leave it unhandled
+      // The statement is sent by the next turn; the thread would wait for it, and works meanwhile.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      writeFilesAtomicSync(reportFiles);
+      if (exportBeside) knowledgeExport = await exportOwn(locked!);
+      if (syncFiles) writeFilesAtomicSync(reportFiles);
     }
     written = await completing;
     if (knowledgeExport && written.knowledgeAdded !== own.length) {
