@@ -205,4 +205,38 @@ describe('inline sync reviews', () => {
     expect((await job(waiting))!.run_at.getTime()).toBeLessThan(Date.now() + 5_000);
     await cancelReview(t.rt.deps, ctx(), waiting);
   });
+  // The reviewers of an inline review start before its transaction has read the project, from the
+  // project as this process last saw it; a plan that no longer fits is dropped.
+  it('a project whose panel changed since this process last saw it is reviewed by its new panel', async () => {
+    const c = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(owner.api_key), payload: { slug: 'panel-change' } });
+    expect(c.statusCode, c.body).toBe(201);
+    const sync = async (task: string) => {
+      const r = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { project_id: 'panel-change', task_id: task, target: { diff: newFileDiff('src/users.ts', SQLI_TS) } } });
+      expect(r.statusCode, r.body).toBe(200);
+      const runs = (await t.rt.admin.query(`select reviewer from reviewer_runs where review_id = $1 order by reviewer`, [r.json().id])).rows.map((x: { reviewer: string }) => x.reviewer);
+      return { body: r.json(), runs };
+    };
+    expect((await sync('before')).runs).toEqual(['correctness', 'maintainability', 'performance', 'security', 'tests']);
+    const u = await t.app.inject({ method: 'PATCH', url: '/v1/projects/panel-change', headers: auth(owner.api_key), payload: { settings: { panel: [{ persona: 'security', provider: 'builtin' }] } } });
+    expect(u.statusCode, u.body).toBe(200);
+    const after = await sync('after');
+    expect(after.runs).toEqual(['security']);
+    expect(after.body.findings.every((f: { reviewers: string[] }) => f.reviewers.every((r) => r === 'security'))).toBe(true);
+    // Now to a provider that cannot run inline: the review is queued for a worker, none of the reviewers started early is kept.
+    const v = await t.app.inject({ method: 'PATCH', url: '/v1/projects/panel-change', headers: auth(owner.api_key), payload: { settings: { panel: [{ persona: 'security', provider: 'anthropic' }] } } });
+    expect(v.statusCode, v.body).toBe(200);
+    const queued = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(owner.api_key), payload: { project_id: 'panel-change', task_id: 'llm', timeout_s: 1, target: { diff: newFileDiff('src/users.ts', SQLI_TS) } } });
+    expect(queued.statusCode, queued.body).toBe(202);
+    expect((await t.rt.admin.query(`select count(*)::int as n from reviewer_runs where review_id = $1`, [queued.json().id])).rows[0].n).toBe(0);
+    await cancelReview(t.rt.deps, ctx(), queued.json().id);
+  });
+
+  it('a viewer of a project this process has seen gets 403 on the sync door, and no review is written', async () => {
+    const before = (await t.rt.admin.query(`select count(*)::int as n from reviews where org_id = $1`, [owner.org_id])).rows[0].n;
+    const key = await t.app.inject({ method: 'POST', url: '/v1/keys', headers: auth(owner.api_key), payload: { name: 'read-only', max_role: 'viewer' } });
+    expect(key.statusCode, key.body).toBe(201);
+    const r = await t.app.inject({ method: 'POST', url: '/v1/review', headers: auth(key.json().api_key), payload: { ...input('viewer-try') } });
+    expect(r.statusCode, r.body).toBe(403);
+    expect((await t.rt.admin.query(`select count(*)::int as n from reviews where org_id = $1`, [owner.org_id])).rows[0].n).toBe(before);
+  });
 });

@@ -50,9 +50,13 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
   // The built-in reviewers of a submitted diff start while the review is being started.
   let speculative: SpeculativePanel | undefined;
   const onPlanned = (plan: InlinePlan) => (speculative = startSpeculativePanel(deps, plan));
+  const onUnplanned = () => {
+    speculative?.abort();
+    speculative = undefined;
+  };
   let started: StartedReview;
   try {
-    started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS, onPlanned }, spans } : {});
+    started = await startReviewRow(deps, ctx, input, timeoutMs > 0 ? { inline: { graceMs: INLINE_GRACE_MS, onPlanned, onUnplanned }, spans } : {});
   } catch (e) {
     speculative?.abort();
     throw e;

@@ -40,6 +40,12 @@ export interface StartOptions {
      * start the reviewers meanwhile (whether it does run inline is `StartedReview.inline`).
      */
     onPlanned?: (plan: InlinePlan) => void;
+    /**
+     * Called when a plan made early (from the project as this process last saw it, before the
+     * transaction read it) turns out wrong: the project changed, or the caller may not review in
+     * it. The caller stops what it started; onPlanned may follow with the right plan.
+     */
+    onUnplanned?: () => void;
   };
   /** Phase timings (the review bench reads them from the debug log). */
   spans?: Spans;
@@ -75,6 +81,47 @@ function inlineEligible(panel: ReviewerSpec[], target: StoredTarget): boolean {
 }
 
 /**
+ * Projects as this process last loaded them for a review, by org and the reference callers use
+ * (id or slug): enough to plan an inline review's reviewers before the transaction has read the
+ * project. Only a guess — the plan is checked against the project the transaction reads (and the
+ * caller's access to it) and dropped when it differs; the reviewers started on it only read the
+ * submitted diff, so a wrong guess costs CPU, never data.
+ */
+const seenProjects = new Map<string, Pick<Project, 'id' | 'repoUrl' | 'settings'>>();
+const SEEN_PROJECTS_MAX = 1000;
+
+function rememberProject(orgId: string, project: Project): void {
+  for (const ref of [project.id, project.slug]) {
+    const key = `${orgId}\0${ref}`;
+    seenProjects.delete(key);
+    if (seenProjects.size >= SEEN_PROJECTS_MAX) seenProjects.delete(seenProjects.keys().next().value!);
+    seenProjects.set(key, { id: project.id, repoUrl: project.repoUrl, settings: project.settings });
+  }
+}
+
+/** The inline plan for a submitted diff in this project, when its review would run inline (panel built-in only, small diff, no repository). */
+function inlinePlanOf(
+  ctx: RequestContext,
+  input: StartReviewInput,
+  project: Pick<Project, 'id' | 'repoUrl' | 'settings'>,
+  id: string,
+  panel: ReviewerSpec[] = resolvePanel(project.settings, input.reviewers),
+): InlinePlan | undefined {
+  if (!input.target || !('diff' in input.target) || project.repoUrl) return undefined;
+  const target: StoredTarget = { kind: 'diff', diff: input.target.diff };
+  if (!inlineEligible(panel, target)) return undefined;
+  return {
+    review: { id, org_id: ctx.actor.orgId, project_id: project.id, developer_id: ctx.actor.userId, api_key_id: ctx.actor.apiKeyId, priority: input.priority },
+    panel,
+    diffText: target.diff,
+  };
+}
+
+function samePlan(a: InlinePlan, b: InlinePlan): boolean {
+  return a.review.project_id === b.review.project_id && a.diffText === b.diffText && JSON.stringify(a.panel) === JSON.stringify(b.panel);
+}
+
+/**
  * Starts a review of a change in a project. The review belongs to the caller (developer_id is the
  * authenticated user). The row, its events, the job and the audit row are written in one
  * transaction: a review is never accepted without the job that will run it.
@@ -84,12 +131,48 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
   if (input.target && 'diff' in input.target && parseUnifiedDiff(input.target.diff).length === 0) {
     throw new AppError('invalid_diff', 'target.diff is not a unified diff: no file header (diff --git … or --- / +++ lines) was found');
   }
+  const id = randomUUID();
+  // The reviewers of an inline review start now when this process knows the project (they need
+  // only the diff and the panel), and the plan is checked once the transaction has read it.
+  let early: InlinePlan | undefined;
+  const seen = opts.inline?.onPlanned && seenProjects.get(`${ctx.actor.orgId}\0${input.project_id}`);
+  if (seen) {
+    try {
+      early = inlinePlanOf(ctx, input, seen, id);
+    } catch {
+      early = undefined; // a reviewer list the project refuses: the transaction says so
+    }
+    if (early) opts.inline!.onPlanned!(early);
+  }
+  const unplan = () => {
+    if (early) opts.inline?.onUnplanned?.();
+    early = undefined;
+  };
+  try {
+    return await startReviewRowIn(deps, ctx, input, opts, id, {
+      early: () => early,
+      unplan,
+    });
+  } catch (e) {
+    unplan();
+    throw e;
+  }
+}
+
+async function startReviewRowIn(
+  deps: CoreDeps,
+  ctx: RequestContext,
+  input: StartReviewInput,
+  opts: StartOptions,
+  id: string,
+  plans: { early: () => InlinePlan | undefined; unplan: () => void },
+): Promise<StartedReview> {
   return withTenant(
     deps.db,
     ctx.actor.orgId,
     async (tx) => {
       // Once the reviewers run beside this transaction, its phases hold their time too: said so.
-      let planned = false;
+      let planned = !!plans.early();
       const mark = (phase: string) => opts.spans?.mark(planned ? `${phase} (reviewers run meanwhile)` : phase);
       mark('start: begin');
       const { project } = await loadProjectFor(tx, ctx.actor, input.project_id, 'reviewer');
@@ -99,16 +182,13 @@ export async function startReviewRow(deps: CoreDeps, ctx: RequestContext, input:
       else if ('diff' in input.target) target = { kind: 'diff', diff: input.target.diff };
       else target = { kind: 'refs', base: validateRef(input.target.base), head: validateRef(input.target.head) };
       const panel = resolvePanel(project.settings, input.reviewers);
-      const id = randomUUID();
+      if (opts.inline?.onPlanned) rememberProject(ctx.actor.orgId, project);
       const eligible = !!opts.inline && inlineEligible(panel, target);
-      if (eligible && target.kind === 'diff' && !project.repoUrl && opts.inline?.onPlanned) {
-        planned = true;
-        opts.inline.onPlanned({
-          review: { id, org_id: ctx.actor.orgId, project_id: project.id, developer_id: ctx.actor.userId, api_key_id: ctx.actor.apiKeyId, priority: input.priority },
-          panel,
-          diffText: target.diff,
-        });
-      }
+      const plan = opts.inline?.onPlanned ? inlinePlanOf(ctx, input, project, id, panel) : undefined;
+      const early = plans.early();
+      if (early && !(plan && samePlan(early, plan))) plans.unplan();
+      if (plan && !plans.early()) opts.inline!.onPlanned!(plan);
+      planned = !!plan;
       const inline = eligible && (await slotFree(deps, tx, ctx.actor.orgId, id));
       mark('start: slot check');
       const now = deps.clock.now();
