@@ -314,7 +314,7 @@ export async function writeComposedCompletion(deps: CoreDeps, tx: Transaction<Da
       completing.catch(() => undefined); // awaited below; an error here first must not leave it unhandled
       // The statement is sent by the next turn; the thread would wait for it, and works meanwhile.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (exportBeside) knowledgeExport = await exportOwn(locked!);
+      if (exportBeside) knowledgeExport = await exportOwn(locked);
       if (syncFiles) writeFilesAtomicSync(reportFiles);
     }
     written = await completing;
