@@ -65,6 +65,10 @@ describe('inline sync reviews', () => {
     expect(body.findings.some((f: { rules: string[] }) => f.rules.includes('injection/sql-concat'))).toBe(true);
     const got = await t.app.inject({ url: `/v1/reviews/${body.id}`, headers: auth(owner.api_key) });
     expect(got.json()).toEqual(body);
+    // The answer (serialized while the review's transaction committed) is the route's JSON like any other.
+    expect(res.headers['content-type']).toBe(got.headers['content-type']);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.headers.location).toBe(`/v1/reviews/${body.id}`);
 
     const ev = await t.rt.admin.query(`select type, payload from events where review_id = $1 order by id`, [body.id]);
     expect(ev.rows.map((r) => r.type)).toEqual([

@@ -150,7 +150,7 @@ async function rescheduleJob(deps: CoreDeps, row: ReviewRow, at: Date): Promise<
 export async function runReviewInline(
   deps: CoreDeps,
   started: StartedReview,
-  opts: { owner: string; graceMs: number; spans?: Spans; speculative?: SpeculativePanel | undefined },
+  opts: { owner: string; graceMs: number; spans?: Spans; speculative?: SpeculativePanel | undefined; whileCommitting?: ((review: ReviewOut) => void) | undefined },
 ): Promise<ReviewOut | null> {
   const { row, project } = started;
   const t0 = performance.now();
@@ -162,6 +162,9 @@ export async function runReviewInline(
   keepalive.unref();
   const abort = new AbortController();
   let done: Completion | null;
+  const panelSize = (row.panel as ReviewerSpec[]).length;
+  const answerOf = (c: Completion) => reviewOut(c.row, { completed: panelSize, findingsCount: c.findings.length, findings: c.findings });
+  let answer: ReviewOut | undefined;
   try {
     done = await withPreparedChange(deps, { review: row, project, owner: opts.owner }, async (change) => {
       // Reviewed already while the review was being started (same diff, no worktree), or now.
@@ -224,7 +227,12 @@ export async function runReviewInline(
         clearInterval(keepalive);
         const { knowledge, ...state } = locked;
         const knowledgeLocked = knowledge && knowledgePlan ? { plan: knowledgePlan, ...knowledge } : null;
-        return writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...state }, knowledgeLocked }, composed);
+        const done = await writeComposedCompletion(deps, tx, { ...input, review: { ...row, ...state }, knowledgeLocked }, composed);
+        answer = answerOf(done);
+        const whileCommitting = opts.whileCommitting;
+        // The COMMIT is sent by the next turn; the caller works on the answer while it runs.
+        if (whileCommitting) setImmediate(() => whileCommitting(answer!));
+        return done;
       });
       spans.mark('finalize: commit');
       return out;
@@ -252,6 +260,5 @@ export async function runReviewInline(
   // none, and then no transaction for it); nobody waits on this. One marked waiting just after
   // that look is not lost: its job retries at its slot_retry_at.
   if (done.othersWaiting) promoteWaitingReviews(deps, row.org_id).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not promote waiting reviews'));
-  const panelSize = (row.panel as ReviewerSpec[]).length;
-  return reviewOut(done.row, { completed: panelSize, findingsCount: done.findings.length, findings: done.findings });
+  return answer ?? answerOf(done);
 }

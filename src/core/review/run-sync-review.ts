@@ -20,8 +20,17 @@ export const INLINE_GRACE_MS = 10_000;
  * finishing transaction, the answer built from what was written); anything else goes through the
  * queue and a worker, and this waits for it.
  */
-export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<{ review: ReviewOut; done: boolean }> {
-  return refusedChangeAsError(await runSyncReviewOnce(deps, ctx, input));
+export async function runSyncReview(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput, opts: SyncReviewOptions = {}): Promise<{ review: ReviewOut; done: boolean }> {
+  return refusedChangeAsError(await runSyncReviewOnce(deps, ctx, input, opts));
+}
+
+export interface SyncReviewOptions {
+  /**
+   * Called, for a review completed in this process, with the very review object that will be
+   * returned, while the transaction that completes it commits (the thread would only wait for the
+   * disk): the caller prepares its answer meanwhile — and uses it only if that object is returned.
+   */
+  whileCommitting?: (review: ReviewOut) => void;
 }
 
 /**
@@ -43,7 +52,7 @@ function refusedChangeAsError(r: { review: ReviewOut; done: boolean }): { review
   return r;
 }
 
-async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput): Promise<{ review: ReviewOut; done: boolean }> {
+async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: StartReviewInput, opts: SyncReviewOptions): Promise<{ review: ReviewOut; done: boolean }> {
   const timeoutMs = input.timeout_s * 1000;
   const t0 = Date.now();
   const spans = new Spans();
@@ -68,7 +77,7 @@ async function runSyncReviewOnce(deps: CoreDeps, ctx: RequestContext, input: Sta
     speculative?.abort();
     return withKnowledgeExported(deps, ctx.actor.orgId, await waitForReview(deps, ctx.actor, started.out.id, timeoutMs));
   }
-  const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans, speculative });
+  const run = runReviewInline(deps, started, { owner: inlineOwner(), graceMs: INLINE_GRACE_MS, spans, speculative, whileCommitting: opts.whileCommitting });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);

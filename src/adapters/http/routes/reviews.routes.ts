@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CoreDeps } from '../../../core/deps.js';
 import { cancelReview } from '../../../core/review/cancel-review.js';
@@ -15,6 +15,9 @@ import { errorResponses, pageOf, ProjectParam } from './common.schemas.js';
 
 const ReviewParam = z.object({ id: z.string().uuid() });
 
+/** What the route's response serializer makes of a review (zod-checked against ReviewOut, then JSON). */
+const serializeReview = serializerCompiler({ schema: ReviewOut, method: 'POST', url: '/v1/review' }) as (review: ReviewOut) => string;
+
 export function reviewRoutes(app: FastifyInstance, deps: CoreDeps): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['reviews'];
@@ -27,8 +30,20 @@ export function reviewRoutes(app: FastifyInstance, deps: CoreDeps): void {
       response: { 200: ReviewOut, 202: ReviewOut, ...errorResponses },
     },
   }, async (req, reply) => {
-    const { review, done } = await runSyncReview(deps, ctxOf(req), req.body);
+    // A review completed in this process is serialized (by the route's own serializer) while its
+    // transaction commits, and sent as is when that is the review answered.
+    let early: { review: ReviewOut; body: string } | undefined;
+    const whileCommitting = (review: ReviewOut) => {
+      try {
+        early = { review, body: serializeReview(review) };
+      } catch {
+        early = undefined; // the reply's serializer reports it, below
+      }
+    };
+    const { review, done } = await runSyncReview(deps, ctxOf(req), req.body, { whileCommitting });
     reply.header('location', review.links.self);
+    // A string with a JSON content type is sent as is (fastify serializes only other values).
+    if (done && early?.review === review) return reply.status(200).type('application/json; charset=utf-8').send(early.body as unknown as ReviewOut);
     return reply.status(done ? 200 : 202).send(review);
   });
 
