@@ -154,10 +154,21 @@ export class BudgetLeases {
     if (l.inFlight <= 1e-12) void this.release(l);
   }
 
-  private async release(l: Lease): Promise<void> {
-    await withTenant(this.db, l.orgId, (tx) => releaseReservation(tx, l.id)).catch((e: unknown) =>
+  /** Reservations being given back (nobody waits on them, but settled() and close() do). */
+  private readonly releasing = new Set<Promise<void>>();
+
+  private release(l: Lease): Promise<void> {
+    const p = withTenant(this.db, l.orgId, (tx) => releaseReservation(tx, l.id)).catch((e: unknown) =>
       this.logger.warn({ err: (e as Error).message }, 'could not give back a budget reservation (it expires by itself)'),
     );
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
+    return p;
+  }
+
+  /** Resolves when every reservation given back so far is deleted. */
+  async settled(): Promise<void> {
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
 
   private async releaseIdle(): Promise<void> {
@@ -176,6 +187,7 @@ export class BudgetLeases {
         return this.release(l);
       }),
     );
+    await this.settled();
   }
 }
 

@@ -245,9 +245,13 @@ export class SchedulingGate implements Gate {
     void q.finally(() => this.pending.delete(q));
   }
 
-  /** Resolves when every finished call is in the ledger and its reservations are settled. */
+  /**
+   * Resolves when every finished call is in the ledger and its reservations are settled — budget
+   * chunks the last call of which has ended included (given back in the background).
+   */
   async drain(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.leases.settled();
   }
 
   /** Shutdown: finish the accounting, then give budget reservations back (before the database pool closes). */
